@@ -1,0 +1,536 @@
+"""A tiny POSIX-ish shell for simulated devices.
+
+Owns parsing and running the command lines that adb clients send to a device. A real phone hands
+them to mksh (``/system/bin/sh``), and clients lean on that: adbutils appends ``; echo X4EXIT:$?``,
+``adb logcat`` sends ``export ANDROID_LOG_TAGS="" ; exec logcat …``, and our own client wraps
+commands in ``cmd ; __tg=$? ; echo ; echo MARKER:$__tg``. So the simulator needs quoting,
+``;``/``&&``/``||``, ``$?``/``$VAR`` expansion, assignments, ``export``, ``exec`` and ``exit`` - and
+nothing more. Pipes, redirections, subshells and command substitution are rejected with a syntax
+error rather than half-implemented. Error texts and exit statuses follow mksh as Android ships it.
+
+Parsing is a single left-to-right pass with anchored regular expressions, so it is linear in the
+size of the script; expansion is deferred to run time because ``$?`` changes between commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Final
+
+__all__ = ["SH", "CommandHandler", "Shell", "ShellIO", "ShellSyntaxError", "parse"]
+
+log = logging.getLogger(__name__)
+
+SH: Final = "/system/bin/sh"
+"""The shell's name as it prefixes error messages on Android."""
+
+# Word parts: (text, kind). Unquoted expansions are field-split, everything else is not.
+_LIT: Final = 0  # unquoted literal text
+_QUOTED: Final = 1  # quoted or backslash-escaped literal text
+_VAR: Final = 2  # unquoted parameter expansion; text is the parameter name
+_QVAR: Final = 3  # parameter expansion inside double quotes
+
+Part = tuple[str, int]
+Word = tuple[Part, ...]
+SimpleCommand = tuple[Word, ...]
+AndOrList = tuple[tuple[str, SimpleCommand], ...]
+"""Commands joined by ``&&``/``||``; the first connector is ``""``."""
+Program = tuple[AndOrList, ...]
+
+
+class ShellIO:
+    """The standard streams and environment of one shell session.
+
+    The base class captures output in memory and serves a fixed stdin, which is all a unit test
+    needs; the transport subclasses it to stream over an adb connection with flow control.
+    """
+
+    def __init__(self, env: Mapping[str, str] | None = None, stdin: bytes = b"") -> None:
+        self.env: dict[str, str] = dict(env or {})
+        self.stdout = bytearray()
+        self.stderr = bytearray()
+        self._stdin = stdin
+
+    async def out(self, data: bytes | str) -> None:
+        """Write to stdout; returns once the peer can take more (backpressure)."""
+        if data:
+            await self._write(1, data.encode() if isinstance(data, str) else bytes(data))
+
+    async def err(self, data: bytes | str) -> None:
+        """Write to stderr (merged into stdout on channels that have only one stream)."""
+        if data:
+            await self._write(2, data.encode() if isinstance(data, str) else bytes(data))
+
+    async def read_stdin(self) -> bytes:
+        """Next chunk of stdin; ``b""`` at end of input."""
+        data, self._stdin = self._stdin, b""
+        return data
+
+    async def _write(self, fd: int, data: bytes) -> None:
+        (self.stdout if fd == 1 else self.stderr).extend(data)
+
+
+CommandHandler = Callable[[list[str], ShellIO], Awaitable[int]]
+"""A command: receives argv (``argv[0]`` is the name as typed) and returns the exit status."""
+
+
+class ShellSyntaxError(Exception):
+    """The script cannot be parsed; the message is mksh-style text without the ``sh:`` prefix."""
+
+
+class _Exit(Exception):
+    """``exit``/``exec`` unwinding to :meth:`Shell.run`; control flow, not an error."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+# ------------------------------------------------------------------------------------- parsing
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+
+
+def _param_re(p: str) -> str:
+    """``$name``, ``${name}`` or a special parameter, with group names prefixed by ``p``."""
+    name = rf"(?P<{p}name>{_NAME})"
+    brace = rf"\{{(?P<{p}brace>{_NAME}|[?#$0-9])\}}"
+    return rf"(?:{name}|{brace}|(?P<{p}special>[?#$0-9]))"
+
+
+_UNQUOTED = re.compile(
+    r"""
+    (?P<ws>[^\S\n]+)
+  | (?P<lit>[^\s'"\\$;&|<>()`\#]+)
+  | (?P<sq>'[^']*')
+  | (?P<dq>")
+  | (?P<esc>\\[\s\S]?)
+  | \$"""
+    + _param_re("u")
+    + r"""
+  | (?P<op>&&|\|\||;|\n)
+  | (?P<hash>\#)
+  | (?P<dollar>\$)
+  | (?P<bad>[\s\S])
+    """,
+    re.VERBOSE,
+)
+_DOUBLE = re.compile(
+    r"""
+    (?P<lit>[^"\\$`]+)
+  | (?P<end>")
+  | (?P<esc>\\[\s\S]?)
+  | \$"""
+    + _param_re("d")
+    + r"""
+  | (?P<dollar>\$)
+  | (?P<bad>`)
+    """,
+    re.VERBOSE,
+)
+_DQ_ESCAPABLE: Final = frozenset('$`"\\\n')
+_ASSIGNMENT = re.compile(rf"({_NAME})=")
+_IFS = re.compile(r"[ \t\n]+")
+
+
+def _param(m: re.Match[str], p: str) -> str | None:
+    """The parameter name of a ``$…`` match, or None if the match is something else."""
+    return m.group(p + "name") or m.group(p + "brace") or m.group(p + "special")
+
+
+def _unsupported(token: str) -> ShellSyntaxError:
+    return ShellSyntaxError(f"'{token}' unexpected (not supported by the simulated shell)")
+
+
+class _Parser:
+    """One pass over the script, building words, simple commands and and-or lists."""
+
+    def __init__(self, script: str) -> None:
+        self.s = script
+        self.program: list[AndOrList] = []
+        self.andor: list[tuple[str, SimpleCommand]] = []
+        self.connector = ""  # connector before the command being built
+        self.words: list[Word] = []
+        self.parts: list[Part] = []
+        self.in_word = False
+
+    def end_word(self) -> None:
+        if self.in_word:
+            self.words.append(tuple(self.parts))
+            self.parts = []
+            self.in_word = False
+
+    def end_command(self, op: str) -> None:
+        self.end_word()
+        if op in ("&&", "||"):
+            if not self.words:
+                raise ShellSyntaxError(f"'{op}' unexpected")
+            self.andor.append((self.connector, tuple(self.words)))
+            self.words = []
+            self.connector = op
+            return
+        if self.words:
+            self.andor.append((self.connector, tuple(self.words)))
+            self.words = []
+        elif self.connector:
+            if op == "\n":  # `a &&` continues on the next line
+                return
+            raise ShellSyntaxError(f"'{op}' unexpected")
+        if self.andor:
+            self.program.append(tuple(self.andor))
+        self.andor = []
+        self.connector = ""
+
+    def parse(self) -> Program:
+        s, n, pos = self.s, len(self.s), 0
+        while pos < n:
+            m = _UNQUOTED.match(s, pos)
+            assert m is not None  # the last alternative matches any character
+            pos = m.end()
+            kind = m.lastgroup
+            if kind == "ws":
+                self.end_word()
+            elif kind == "lit":
+                self.parts.append((m.group(), _LIT))
+                self.in_word = True
+            elif kind == "sq":
+                self.parts.append((m.group()[1:-1], _QUOTED))
+                self.in_word = True
+            elif kind == "dq":
+                pos = self.double_quoted(pos)
+            elif kind == "esc":
+                text = m.group()[1:]
+                if text == "\n":  # line continuation
+                    continue
+                self.parts.append((text or "\\", _QUOTED))
+                self.in_word = True
+            elif kind == "op":
+                self.end_command(m.group())
+            elif kind == "hash":
+                if self.in_word:
+                    self.parts.append(("#", _LIT))
+                else:
+                    end = s.find("\n", pos)
+                    pos = n if end < 0 else end
+            elif kind == "dollar":
+                if s.startswith("$(", pos - 1) or s.startswith("${", pos - 1):
+                    raise _unsupported(s[pos - 1 : pos + 1])
+                self.parts.append(("$", _LIT))
+                self.in_word = True
+            elif kind == "bad":
+                if m.group() == "'":
+                    raise ShellSyntaxError("unterminated quoted string")
+                raise _unsupported(m.group())
+            else:
+                name = _param(m, "u")
+                assert name is not None
+                self.parts.append((name, _VAR))
+                self.in_word = True
+        self.end_command("\n")
+        if self.connector:
+            raise ShellSyntaxError("unexpected end of input")
+        return tuple(self.program)
+
+    def double_quoted(self, pos: int) -> int:
+        """Parse after an opening ``"``; returns the position after the closing one."""
+        s, n = self.s, len(self.s)
+        self.in_word = True
+        self.parts.append(("", _QUOTED))  # keeps `""` as an empty argument
+        while pos < n:
+            m = _DOUBLE.match(s, pos)
+            if m is None:
+                break
+            pos = m.end()
+            kind = m.lastgroup
+            if kind == "end":
+                return pos
+            if kind == "lit":
+                self.parts.append((m.group(), _QUOTED))
+            elif kind == "esc":
+                text = m.group()[1:]
+                if text in _DQ_ESCAPABLE:
+                    if text != "\n":
+                        self.parts.append((text, _QUOTED))
+                else:
+                    self.parts.append((m.group(), _QUOTED))
+            elif kind == "dollar":
+                if s.startswith("$(", pos - 1) or s.startswith("${", pos - 1):
+                    raise _unsupported(s[pos - 1 : pos + 1])
+                self.parts.append(("$", _QUOTED))
+            elif kind == "bad":
+                raise _unsupported("`")
+            else:
+                name = _param(m, "d")
+                assert name is not None
+                self.parts.append((name, _QVAR))
+        raise ShellSyntaxError("unterminated quoted string")
+
+
+def parse(script: str) -> Program:
+    """Parse a command line; raises :class:`ShellSyntaxError`."""
+    return _Parser(script).parse()
+
+
+# ----------------------------------------------------------------------------------- execution
+
+
+class _Session:
+    """Per-run state; a Shell is shared by every connection, so nothing lives on it."""
+
+    def __init__(self, io: ShellIO) -> None:
+        self.io = io
+        self.status = 0
+
+    def lookup(self, name: str) -> str:
+        if name == "?":
+            return str(self.status)
+        if name == "#":
+            return "0"
+        if name == "$":
+            return "1"
+        if name == "0":
+            return SH
+        if name.isdigit():
+            return ""
+        return self.io.env.get(name, "")
+
+    def expand(self, word: Word) -> list[str]:
+        """Expand one word into fields, splitting unquoted expansions on whitespace."""
+        fields: list[str] = []
+        cur: list[str] = []
+        have = False  # a field is open (it may be empty if it held quotes)
+        for text, kind in word:
+            if kind != _VAR:
+                value = self.lookup(text) if kind == _QVAR else text
+                cur.append(value)
+                have = have or kind != _LIT or bool(value)
+                continue
+            value = self.lookup(text)
+            if not value:
+                continue
+            pieces = [p for p in _IFS.split(value) if p]
+            if have and (not pieces or _IFS.match(value)):
+                fields.append("".join(cur))
+                cur, have = [], False
+            for i, piece in enumerate(pieces):
+                if i:
+                    fields.append("".join(cur))
+                    cur = []
+                cur.append(piece)
+                have = True
+            if pieces and value[-1] in " \t\n":
+                fields.append("".join(cur))
+                cur, have = [], False
+        if have:
+            fields.append("".join(cur))
+        return fields
+
+    def expand_joined(self, parts: Word) -> str:
+        """Expand without field splitting (assignment values)."""
+        return "".join(self.lookup(t) if k in (_VAR, _QVAR) else t for t, k in parts)
+
+    def assignment(self, word: Word) -> tuple[str, str] | None:
+        if not word or word[0][1] != _LIT:
+            return None
+        m = _ASSIGNMENT.match(word[0][0])
+        if m is None:
+            return None
+        rest = ((word[0][0][m.end() :], _LIT), *word[1:])
+        return m.group(1), self.expand_joined(rest)
+
+
+async def _echo(argv: list[str], io: ShellIO) -> int:
+    args = argv[1:]
+    newline = True
+    while args and args[0] == "-n":
+        newline = False
+        args = args[1:]
+    await io.out(" ".join(args) + ("\n" if newline else ""))
+    return 0
+
+
+async def _true(argv: list[str], io: ShellIO) -> int:
+    return 0
+
+
+async def _false(argv: list[str], io: ShellIO) -> int:
+    return 1
+
+
+async def _sleep(argv: list[str], io: ShellIO) -> int:
+    if len(argv) != 2:
+        await io.err("usage: sleep SECONDS\n")
+        return 1
+    try:
+        seconds = float(argv[1])
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        await io.err(f"sleep: invalid number '{argv[1]}'\n")
+        return 1
+    await asyncio.sleep(seconds)
+    return 0
+
+
+class Shell:
+    """A command table plus the interpreter; one instance may serve many sessions at once.
+
+    ``echo``, ``true``, ``false`` and ``sleep`` are ordinary commands that callers may replace;
+    ``exit``, ``export`` and ``exec`` are part of the interpreter.
+    """
+
+    def __init__(self, commands: Mapping[str, CommandHandler] | None = None) -> None:
+        self._commands: dict[str, CommandHandler] = {
+            "echo": _echo,
+            "true": _true,
+            "false": _false,
+            "sleep": _sleep,
+        }
+        self._commands.update(commands or {})
+
+    def register(self, name: str, handler: CommandHandler) -> None:
+        self._commands[name] = handler
+
+    async def run(self, script: str, io: ShellIO) -> int:
+        """Run a command line and return its exit status (``exit N`` ends it early)."""
+        session = _Session(io)
+        try:
+            program = parse(script)
+        except ShellSyntaxError as e:
+            await io.err(f"{SH}: syntax error: {e}\n")
+            return 1
+        try:
+            await self._program(program, session)
+        except _Exit as e:
+            return e.status
+        return session.status
+
+    async def run_interactive(self, io: ShellIO) -> int:
+        """Run stdin line by line until end of input or ``exit``; ``adb shell`` with no command.
+
+        No prompt and no echo: this is for scripts piped in, not for people.
+        """
+        session = _Session(io)
+        pending = bytearray()
+        while True:
+            chunk = await io.read_stdin()
+            pending += chunk
+            while (nl := pending.find(b"\n")) >= 0 or (not chunk and pending):
+                end = nl if nl >= 0 else len(pending)
+                line = pending[:end].decode(errors="replace")
+                del pending[: end + 1]
+                try:
+                    await self._program(parse(line), session)
+                except ShellSyntaxError as e:
+                    await io.err(f"{SH}: syntax error: {e}\n")
+                    session.status = 1
+                except _Exit as e:
+                    return e.status
+            if not chunk:
+                return session.status
+
+    async def _program(self, program: Program, session: _Session) -> None:
+        for andor in program:
+            for connector, command in andor:
+                if (connector == "&&" and session.status != 0) or (
+                    connector == "||" and session.status == 0
+                ):
+                    continue
+                session.status = await self._simple(command, session)
+
+    async def _simple(self, command: SimpleCommand, session: _Session) -> int:
+        io = session.io
+        assignments: list[tuple[str, str]] = []
+        i = 0
+        while i < len(command) and (a := session.assignment(command[i])) is not None:
+            assignments.append(a)
+            i += 1
+        head = session.expand(command[i]) if i < len(command) else []
+        if head[:1] == ["export"]:
+            return await self._export(head[1:], command[i + 1 :], session)
+        argv = head + [f for w in command[i + 1 :] for f in session.expand(w)]
+        if not argv:
+            io.env.update(assignments)
+            return 0
+        if argv[0] == "exit":
+            raise _Exit(await self._exit_status(argv, session))
+        exec_ = argv[0] == "exec"
+        if exec_:
+            argv = argv[1:]
+            if not argv:
+                io.env.update(assignments)
+                return 0
+        saved = {name: io.env.get(name) for name, _ in assignments}
+        io.env.update(assignments)
+        try:
+            status = await self._invoke(argv, io)
+        finally:
+            for name, old in saved.items():
+                if old is None:
+                    io.env.pop(name, None)
+                else:
+                    io.env[name] = old
+        if exec_:
+            raise _Exit(status)
+        return status
+
+    async def _invoke(self, argv: list[str], io: ShellIO) -> int:
+        name = argv[0]
+        handler = self._commands.get(name)
+        if handler is None and "/" in name:
+            handler = self._commands.get(name.rsplit("/", 1)[1])
+        if handler is None:
+            await io.err(f"{SH}: {name}: inaccessible or not found\n")
+            return 127
+        try:
+            status = await handler(argv, io)
+        except (asyncio.CancelledError, OSError):
+            raise  # the session is going away; nobody is left to tell
+        except Exception:
+            log.exception("simulated command %r failed", name)
+            await io.err(f"{SH}: {name}: simulator error\n")
+            return 1
+        return int(status) & 0xFF
+
+    async def _exit_status(self, argv: list[str], session: _Session) -> int:
+        if len(argv) < 2:
+            return session.status
+        try:
+            return int(argv[1]) & 0xFF
+        except ValueError:
+            await session.io.err(f"{SH}: exit: {argv[1]}: bad number\n")
+            return 1
+
+    async def _export(self, args: list[str], words: SimpleCommand, session: _Session) -> int:
+        io = session.io
+        if not args and not words:
+            for name in sorted(io.env):
+                await io.out(f"export {name}={_quote(io.env[name])}\n")
+            return 0
+        fields = list(args)  # `export` expanded from e.g. "$X" may carry its own arguments
+        for word in words:
+            a = session.assignment(word)
+            if a is not None:
+                io.env[a[0]] = a[1]
+            else:
+                fields.extend(session.expand(word))
+        status = 0
+        for field in fields:
+            name, eq, value = field.partition("=")
+            if not re.fullmatch(_NAME, name):
+                await io.err(f"{SH}: export: {field}: is not an identifier\n")
+                status = 1
+            elif eq:
+                io.env[name] = value
+            else:
+                io.env.setdefault(name, "")
+        return status
+
+
+def _quote(value: str) -> str:
+    if re.fullmatch(r"[A-Za-z0-9_./:=+-]+", value):
+        return value
+    return "'" + value.replace("'", "'\\''") + "'"

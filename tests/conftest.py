@@ -1,0 +1,45 @@
+"""Shared fixtures: a private, real adb server for the whole test session.
+
+Every end-to-end test talks to the real adb binary (the one bundled in adbutils' wheel unless
+``TETHERGUARD_TEST_ADB`` names another, e.g. Debian's ``/usr/bin/adb``) on a free port, with its own
+``HOME`` (so its RSA key is throwaway) and with the emulator port scan off (``ADB_EMU=0``), so a
+developer's own adb server and emulators are never touched.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.adbserver import AdbServer, bundled_adb, free_port
+
+
+@pytest.fixture(scope="session")
+def adb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdbServer]:
+    binary = os.environ.get("TETHERGUARD_TEST_ADB") or bundled_adb()
+    home = tmp_path_factory.mktemp("adbhome")
+    port = free_port()
+    env = dict(os.environ, HOME=str(home), ADB_EMU="0", ANDROID_ADB_SERVER_PORT=str(port))
+    env.pop("ADB_SERVER_SOCKET", None)
+    server = AdbServer(binary=binary, port=port, env=env)
+    started = server.run("start-server", timeout=30)
+    assert started.returncode == 0, started.stderr
+    # Everything in this process (adbutils auto-start included) must reach this server only.
+    saved = {
+        k: os.environ.get(k)
+        for k in ("ANDROID_ADB_SERVER_PORT", "ADBUTILS_ADB_PATH", "HOME", "ADB_EMU")
+    }
+    os.environ.update(
+        ANDROID_ADB_SERVER_PORT=str(port), ADBUTILS_ADB_PATH=binary, HOME=str(home), ADB_EMU="0"
+    )
+    try:
+        yield server
+    finally:
+        server.run("kill-server")
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
