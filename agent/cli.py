@@ -1,0 +1,145 @@
+"""The ``tetherguard`` command line: a contract of subcommands, exit codes and clean stdout.
+
+stdout carries data (tables, JSON); stderr carries diagnostics. Errors are one clear line
+unless ``--debug``. Heavy imports (the simulator, later Textual) happen inside the command
+that needs them, so ``tetherguard devices`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from enum import IntEnum
+
+from agent import __version__
+from agent.adb import AdbClient, AdbError
+from agent.present import devices_table
+from agent.textsafe import printable
+
+
+class ExitCode(IntEnum):
+    """Documented in README.md; scripts rely on these."""
+
+    OK = 0
+    FINDINGS = 1
+    USAGE = 2
+    DEVICE = 3
+    INTERRUPTED = 130
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    client = AdbClient()
+    if args.watch:
+        for event in client.track(poll_interval=args.poll):
+            record = {
+                "time": round(time.time(), 3),
+                "serial": event.serial,
+                "event": event.kind,
+                "state": event.state,
+                "previous": event.previous,
+            }
+            print(json.dumps(record), flush=True)
+        return ExitCode.OK
+    infos = client.devices(details=True)
+    if args.json:
+        json.dump([i.as_dict() for i in infos], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        devices_table(infos, sys.stdout)
+        if not infos:
+            print(
+                "no devices attached (try 'tetherguard demo' for a simulated fleet)",
+                file=sys.stderr,
+            )
+    return ExitCode.OK
+
+
+def cmd_connect(args: argparse.Namespace) -> int:
+    print(printable(AdbClient().connect(args.address)))
+    return ExitCode.OK
+
+
+def cmd_disconnect(args: argparse.Namespace) -> int:
+    print(printable(AdbClient().disconnect(args.address)))
+    return ExitCode.OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if not 1 <= args.devices <= 200:
+        print("tetherguard demo: --devices must be between 1 and 200", file=sys.stderr)
+        return ExitCode.USAGE
+    from agent.demo import run_demo  # deferred: pulls in the simulator
+
+    return run_demo(devices=args.devices, stay=args.stay, out=sys.stdout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tetherguard",
+        description="Guard Android phones tethered over adb: permissions, installs, starts.",
+        epilog="Exit codes: 0 ok, 1 findings, 2 usage error, 3 adb unavailable or device problem, "
+        "130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"tetherguard {__version__}")
+    parser.add_argument("--debug", action="store_true", help="log everything and show tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "devices", help="list attached devices (serial, state, model, Android, transport)"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--watch", action="store_true", help="stream hot-plug events as JSON lines until Ctrl-C"
+    )
+    p.add_argument("--poll", type=float, default=2.0, help="with --watch: poll period in seconds")
+    p.set_defaults(func=cmd_devices)
+
+    p = sub.add_parser("connect", help="attach a Wi-Fi/TCP device (adb connect HOST:PORT)")
+    p.add_argument("address")
+    p.set_defaults(func=cmd_connect)
+    p = sub.add_parser("disconnect", help="detach a Wi-Fi/TCP device")
+    p.add_argument("address")
+    p.set_defaults(func=cmd_disconnect)
+
+    p = sub.add_parser(
+        "demo", help="run a simulated fleet on a private adb server and show what tetherguard sees"
+    )
+    p.add_argument("--devices", type=int, default=4, metavar="N", help="simulated phones (1-200)")
+    p.add_argument(
+        "--stay", action="store_true", help="keep the fleet running until Ctrl-C (to explore it)"
+    )
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help(sys.stderr)
+        return ExitCode.USAGE
+    try:
+        return int(func(args))
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
+    except AdbError as exc:
+        if args.debug:
+            raise
+        print(f"tetherguard: {exc.title}: {printable(str(exc))}", file=sys.stderr)
+        return ExitCode.DEVICE
+    except BrokenPipeError:
+        return ExitCode.OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
