@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -225,6 +226,33 @@ def test_track_reports_connect_and_gone(
     assert wait_for(device.serial, "gone").previous is not None
 
 
+def test_track_sees_an_unplug_the_server_does_not_announce(
+    client: AdbClient, host: SimHost, adb_server: AdbServer
+) -> None:
+    # adb v29 never reports a vanished TCP device on track-devices (only host:devices shows it
+    # offline), so tracking must poll too; with v36 the track message arrives first.
+    with plugged(host, adb_server) as device:
+        tracker = client.track(poll_interval=0.3)
+        seen: queue.Queue[DeviceEvent] = queue.Queue()
+        threading.Thread(target=lambda: [seen.put(e) for e in tracker], daemon=True).start()
+        deadline = time.monotonic() + 10
+        kinds: list[str] = []
+        while "connected" not in kinds and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                event = seen.get(timeout=0.2)
+                if event.serial == device.serial:
+                    kinds.append(event.kind)
+        host.stop(device)  # pulled out: no adb disconnect
+        while not {"offline", "gone"} & set(kinds) and time.monotonic() < deadline + 10:
+            with contextlib.suppress(queue.Empty):
+                event = seen.get(timeout=0.2)
+                if event.serial == device.serial:
+                    kinds.append(event.kind)
+        tracker.close()
+        assert kinds[0] == "connected"
+        assert {"offline", "gone"} & set(kinds[1:])
+
+
 def test_push_and_pull(client: AdbClient, phone: AdbDeviceServer, tmp_path: Path) -> None:
     src = tmp_path / "up.bin"
     src.write_bytes(os.urandom(300_000))
@@ -327,3 +355,10 @@ def test_cli_exit_code_3_with_one_clear_line(tmp_path: Path) -> None:
 def test_cli_usage_error_exit_2() -> None:
     assert _cli("devices", "--bogus", env=dict(os.environ)).returncode == 2
     assert _cli(env=dict(os.environ)).returncode == 2
+
+
+def test_engine_imports_no_textual() -> None:
+    # The headless agent must start without the TUI stack (servers, CI runners, fleets).
+    code = "import sys, agent.cli, agent.adb, agent.sim; print('textual' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -17,7 +17,7 @@ Nothing here parses Android's dumps: that is :mod:`agent.parsers`' job.
 """
 
 from agent.adb.args import AppOp, Arg, Package, Permission, Script, UserId, render
-from agent.adb.client import AdbClient, DeviceLink, ShellResult, ShellStream
+from agent.adb.client import AdbClient, DeviceLink, DeviceTracker, ShellResult, ShellStream
 from agent.adb.devices import DeviceEvent, DeviceInfo
 from agent.adb.errors import (
     AdbError,
@@ -45,6 +45,7 @@ __all__ = [
     "DeviceLink",
     "DeviceNotFound",
     "DeviceOffline",
+    "DeviceTracker",
     "DeviceUnauthorized",
     "InvalidArgument",
     "OutputTooLarge",

@@ -19,9 +19,9 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from agent.adb.args import Script, render
 from agent.adb.devices import DeviceEvent, DeviceInfo, diff_states, parse_devices_l, parse_track
@@ -116,6 +116,7 @@ class AdbClient:
         self._adb_path = adb_path
         self._connect_timeout = connect_timeout
         self._start_lock = threading.Lock()
+        self._features: dict[str, frozenset[str]] = {}
         self.started_server = False
         """True when this client started the server (only then may it kill it)."""
 
@@ -283,66 +284,91 @@ class AdbClient:
             raise DeviceNotFound(f"{address}: {exc}", serial=address) from None
 
     # ---------------------------------------------------------------- hot-plug
-    def track(self, *, poll_interval: float = 2.0) -> Iterator[DeviceEvent]:
+    def track(self, *, poll_interval: float = 2.0) -> DeviceTracker:
         """Hot-plug events, forever: connected, unauthorized, offline, gone, and back again.
 
         ``host:track-devices`` gives changes at once, but old servers (v29) never report an
         unplugged TCP device there, so the device list is also polled every ``poll_interval``.
-        If the server goes away, devices are reported gone and tracking resumes when it is back.
-        Close the generator (or break out of the loop) to stop; the reader thread ends with it.
+        If the server goes away, its devices are reported gone, and tracking resumes when it is
+        back. Iterate the tracker; ``close()`` it from any thread to stop.
         """
-        updates: queue.Queue[dict[str, str] | None] = queue.Queue()
-        stop = threading.Event()
-        holder: dict[str, Connection] = {}
+        return DeviceTracker(self, poll_interval)
 
-        def reader() -> None:
-            while not stop.is_set():
-                try:
-                    conn = Connection.open(self.address, self._connect_timeout)
-                except AdbServerUnavailable:
-                    updates.put(None)
-                    stop.wait(1.0)
-                    continue
-                holder["conn"] = conn
-                try:
-                    conn.request("host:track-devices", Deadline(5.0))
-                    while not stop.is_set():
-                        updates.put(parse_track(conn.read_block(Deadline(None))))
-                except (AdbError, EOFError, TimeoutError, OSError):
-                    updates.put(None)
-                finally:
-                    conn.close()
-                stop.wait(0.5)
 
-        thread = threading.Thread(target=reader, name="adb-track", daemon=True)
-        thread.start()
+class DeviceTracker:
+    """An iterator of :class:`DeviceEvent` fed by a reader thread plus polling."""
+
+    _WAKE: ClassVar[dict[str, str]] = {}  # sentinel put on the queue by close()
+
+    def __init__(self, client: AdbClient, poll_interval: float) -> None:
+        self._client = client
+        self._poll = poll_interval
+        self._updates: queue.Queue[dict[str, str] | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._conn: Connection | None = None
+        self._thread = threading.Thread(target=self._read, name="adb-track", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn = Connection.open(self._client.address, self._client._connect_timeout)
+            except AdbServerUnavailable:
+                self._updates.put(None)  # ask the iterator to poll (and see the loss)
+                self._stop.wait(1.0)
+                continue
+            self._conn = conn
+            try:
+                conn.request("host:track-devices", Deadline(5.0))
+                while not self._stop.is_set():
+                    self._updates.put(parse_track(conn.read_block(Deadline(None))))
+            except (AdbError, EOFError, TimeoutError, OSError):
+                self._updates.put(None)
+            finally:
+                conn.close()
+            self._stop.wait(0.5)
+
+    def __iter__(self) -> Iterator[DeviceEvent]:
         known: dict[str, str] = {}
         try:
-            while True:
+            while not self._stop.is_set():
                 try:
-                    current = updates.get(timeout=poll_interval)
+                    current = self._updates.get(timeout=self._poll)
                 except queue.Empty:
                     current = None
+                if current is self._WAKE or self._stop.is_set():
+                    return
                 if current is None:
                     try:
-                        current = {i.serial: i.state for i in self.devices()}
+                        current = {i.serial: i.state for i in self._client.devices()}
                     except AdbServerUnavailable:
                         current = {}
                 yield from diff_states(known, current)
                 known = current
         finally:
-            stop.set()
-            if "conn" in holder:
-                holder["conn"].abort()
+            self.close()
+
+    def close(self) -> None:
+        """Stop tracking; safe from any thread, any number of times."""
+        self._stop.set()
+        self._updates.put(self._WAKE)
+        conn = self._conn
+        if conn is not None:
+            conn.abort()
+
+    def __enter__(self) -> DeviceTracker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
-@dataclass
+@dataclass(frozen=True)
 class DeviceLink:
-    """Commands to one device. Cheap; holds only the serial and a cache of its features."""
+    """Commands to one device. Cheap to make: it holds only the client and the serial."""
 
     client: AdbClient
     serial: str
-    _features: frozenset[str] | None = field(default=None, repr=False)
 
     # ---------------------------------------------------------------- plumbing
     def _open(self, service: str, deadline: Deadline) -> Connection:
@@ -351,6 +377,10 @@ class DeviceLink:
         try:
             conn.request(f"host:transport:{self.serial}", deadline, self.serial)
             conn.request(service, deadline, self.serial)
+        except (DeviceNotFound, DeviceOffline):
+            conn.close()
+            self._forget()
+            raise
         except TimeoutError:
             conn.close()
             raise DeviceOffline(
@@ -368,6 +398,7 @@ class DeviceLink:
 
     def _gone(self, command: str) -> AdbError:
         """The error for a stream that ended without its exit status."""
+        self._forget()
         try:
             state = self.client.state(self.serial, timeout=2.0)
         except AdbError:
@@ -382,13 +413,22 @@ class DeviceLink:
         )
 
     def features(self, timeout: float = 5.0) -> frozenset[str]:
-        """What the device's adbd supports (``shell_v2``, ``cmd``, ``abb``, ...), cached."""
-        if self._features is None:
-            text = self.client._host_query(
-                f"host-serial:{self.serial}:features", timeout, self.serial
-            )
-            self._features = frozenset(f for f in text.strip().split(",") if f)
-        return self._features
+        """What the device's adbd supports (``shell_v2``, ``cmd``, ``abb``, ...).
+
+        Cached per serial in the client, so a fresh link per command costs no extra round trip;
+        the cache entry is dropped whenever the device is found gone or offline, because the
+        next device on that serial (a reboot, another phone on the same port) may differ.
+        """
+        cached = self.client._features.get(self.serial)
+        if cached is None:
+            query = f"host-serial:{self.serial}:features"
+            text = self.client._host_query(query, timeout, self.serial)
+            cached = frozenset(f for f in text.strip().split(",") if f)
+            self.client._features[self.serial] = cached
+        return cached
+
+    def _forget(self) -> None:
+        self.client._features.pop(self.serial, None)
 
     def state(self) -> str | None:
         return self.client.state(self.serial)
