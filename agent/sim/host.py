@@ -12,10 +12,13 @@ import concurrent.futures
 import threading
 from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent.sim.shell import Shell
 from agent.sim.transport import AdbDeviceServer
+
+if TYPE_CHECKING:
+    from agent.sim.device import SimDevice
 
 __all__ = ["SimHost"]
 
@@ -72,6 +75,10 @@ class SimHost:
         """Run a coroutine on the loop and wait for its result."""
         return asyncio.run_coroutine_threadsafe(coro, self._running_loop()).result()
 
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Start a coroutine on the loop and return at once; the future has its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self._running_loop())
+
     def call(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` on the loop thread and return its value; devices are not thread-safe."""
         loop = self._running_loop()
@@ -96,6 +103,11 @@ class SimHost:
 
         device = self.run(create())
         self._devices.append(device)
+        return device
+
+    def plug(self, device: SimDevice) -> SimDevice:
+        """Give a simulated phone its adb port on this host; returns it, listening."""
+        device.server = self.add(device.shell, **device.server_kwargs())
         return device
 
     def stop(self, device: AdbDeviceServer) -> None:

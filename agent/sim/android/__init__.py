@@ -1,0 +1,38 @@
+"""Android's shell commands for simulated phones, one module per family, in real formats.
+
+Each family module has ``install(reg: Registry) -> None`` and adds its handlers: plain commands
+(``logcat``), ``dumpsys`` services (``dumpsys package``) and ``cmd`` services (``cmd appops``;
+``pm``, ``appops`` and ``am`` are the same services under their old names). Handlers read and
+change :class:`~agent.sim.state.DeviceState` and print exactly what the simulated Android
+version prints (``reg.state.build.sdk`` picks the format).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from agent.sim.shell import ShellIO
+from agent.sim.state import DeviceState
+
+ServiceHandler = Callable[[list[str], ShellIO], Awaitable[int]]
+"""Gets the arguments after the service name (``dumpsys package X`` -> ``["X"]``)."""
+
+
+class Registry:
+    """Where command families put their handlers; the device assembles a shell from it."""
+
+    def __init__(self, state: DeviceState) -> None:
+        self.state = state
+        self.commands: dict[str, ServiceHandler] = {}
+        """Plain commands; handlers get the arguments after the command name."""
+        self.dumpsys: dict[str, ServiceHandler] = {}
+        self.cmd: dict[str, ServiceHandler] = {}
+
+    def command(self, name: str, handler: ServiceHandler) -> None:
+        self.commands[name] = handler
+
+    def dumpsys_service(self, name: str, handler: ServiceHandler) -> None:
+        self.dumpsys[name] = handler
+
+    def cmd_service(self, name: str, handler: ServiceHandler) -> None:
+        self.cmd[name] = handler
