@@ -77,6 +77,49 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(devices=args.devices, stay=args.stay, out=sys.stdout)
 
 
+def cmd_sim(args: argparse.Namespace) -> int:
+    from agent.sim.scenario import ScenarioError, expectations_text, list_scenarios, load_scenario
+    from agent.simfleet import SimFleet
+
+    if args.list_scenarios:
+        print(expectations_text(list_scenarios()))
+        return ExitCode.OK
+    if not 1 <= args.devices <= 500:
+        print("tetherguard sim: --devices must be between 1 and 500", file=sys.stderr)
+        return ExitCode.USAGE
+    try:
+        scenarios = [load_scenario(name) for name in args.scenario]
+    except ScenarioError as exc:
+        print(f"tetherguard sim: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    client = AdbClient() if args.connect else None
+    with SimFleet(client) as fleet:
+        fleet.start(
+            args.devices,
+            android=args.android,
+            seed=args.seed,
+            work_profile=args.work_profile or any(s.needs_work_profile for s in scenarios),
+        )
+        if client is not None:
+            fleet.connect()
+        for device in fleet.devices:
+            build = device.state.build
+            print(f"{device.serial}\t{device.name}\tAndroid {build.release} (API {build.sdk})")
+        sys.stdout.flush()
+        if scenarios:
+            fleet.play(scenarios, speed=args.speed)
+            names = ", ".join(s.name for s in scenarios)
+            print(f"playing {names} on every phone", file=sys.stderr)
+        hint = "" if client is not None else " (not registered: add --connect)"
+        print(f"{len(fleet.devices)} simulated phone(s) up{hint}; Ctrl-C stops", file=sys.stderr)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("disconnecting the simulated phones", file=sys.stderr)
+    return ExitCode.OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tetherguard",
@@ -113,6 +156,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--stay", action="store_true", help="keep the fleet running until Ctrl-C (to explore it)"
     )
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("sim", help="run simulated phones that speak the real adb protocol")
+    p.add_argument("--devices", type=int, default=3, metavar="N", help="how many (1-500)")
+    p.add_argument(
+        "--android",
+        default="mixed",
+        choices=["9", "10", "11", "12", "13", "14", "15", "mixed"],
+        help="Android release of every phone, or mixed (default)",
+    )
+    p.add_argument(
+        "--scenario", action="append", default=[], metavar="NAME", help="play a scenario (repeat)"
+    )
+    p.add_argument("--speed", type=float, default=1.0, help="scenario time compression")
+    p.add_argument("--seed", type=int, default=0, help="vary the phones deterministically")
+    p.add_argument("--work-profile", action="store_true", help="give each phone a work profile")
+    p.add_argument("--connect", action="store_true", help="register the phones with the adb server")
+    p.add_argument("--list-scenarios", action="store_true", help="list scenarios and exit")
+    p.set_defaults(func=cmd_sim)
     return parser
 
 

@@ -1,0 +1,156 @@
+"""Simulated phones of every profile, end to end through the real adb server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from agent.adb import AdbClient, CommandTimeout, ServerAddress
+from agent.sim.device import SimDevice
+from agent.sim.host import SimHost
+from agent.sim.profiles import PROFILES, build_state
+from tests.adbserver import AdbServer
+
+
+@pytest.fixture(scope="module")
+def host() -> Iterator[SimHost]:
+    with SimHost() as sim:
+        yield sim
+
+
+@pytest.fixture
+def client(adb_server: AdbServer) -> AdbClient:
+    return AdbClient(ServerAddress("127.0.0.1", adb_server.port), start_server=False)
+
+
+@pytest.fixture
+def plug(host: SimHost, adb_server: AdbServer) -> Iterator[object]:
+    plugged: list[SimDevice] = []
+
+    def _plug(profile: str, **kwargs: object) -> SimDevice:
+        device = host.plug(SimDevice(build_state(PROFILES[profile], **kwargs)))  # type: ignore[arg-type]
+        plugged.append(device)
+        adb_server.connect(device.serial)
+        return device
+
+    yield _plug
+    for device in plugged:
+        adb_server.disconnect(device.serial)
+        if device.server is not None:
+            host.stop(device.server)
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_each_profile_answers_as_its_android_version(
+    profile: str, plug: object, client: AdbClient
+) -> None:
+    device: SimDevice = plug(profile)  # type: ignore[operator]
+    link = client.link(device.serial)
+    build = device.state.build
+    info = next(i for i in client.devices(details=True) if i.serial == device.serial)
+    assert (info.android_release, info.sdk) == (build.release, build.sdk)
+    listed = link.shell(["pm", "list", "packages"]).check().stdout.splitlines()
+    assert sorted(line.removeprefix("package:") for line in listed) == sorted(device.state.packages)
+    one = link.shell(["dumpsys", "package", "com.tencent.mm"]).check().stdout
+    assert "Package [com.tencent.mm]" in one
+    appops = link.shell(["dumpsys", "appops"]).check().stdout
+    assert "Current AppOps Service state" in appops
+    missing = link.shell(["frobnicate"])
+    assert missing.exit_code == 127
+    assert "frobnicate: inaccessible or not found" in missing.stderr
+
+
+def test_revoke_through_adb_changes_what_dumpsys_prints(plug: object, client: AdbClient) -> None:
+    device: SimDevice = plug("pixel8-a15")  # type: ignore[operator]
+    link = client.link(device.serial)
+    perm = "android.permission.CAMERA"
+    before = link.shell(["dumpsys", "package", "com.tencent.mm"]).stdout
+    assert f"{perm}: granted=true" in before
+    link.shell(["pm", "revoke", "--user", "0", "com.tencent.mm", perm]).check()
+    after = link.shell(["dumpsys", "package", "com.tencent.mm"]).stdout
+    assert f"{perm}: granted=false" in after
+    assert not device.state.packages["com.tencent.mm"].users[0].permissions[perm].granted
+
+
+def test_faults_slow_hanging_and_failing_commands(
+    plug: object, client: AdbClient, host: SimHost
+) -> None:
+    device: SimDevice = plug("pixel6a-a14")  # type: ignore[operator]
+    link = client.link(device.serial)
+    device.faults.hang.append("dumpsys appops*")
+    with pytest.raises(CommandTimeout):
+        link.shell(["dumpsys", "appops"], timeout=0.5)
+    assert link.shell(["getprop", "ro.build.version.sdk"]).stdout == "34\n"
+    device.faults.fail["pm list packages*"] = "java.lang.SecurityException: blocked by vendor"
+    failed = link.shell(["pm", "list", "packages"])
+    assert failed.exit_code == 1
+    assert "SecurityException" in failed.stderr
+
+
+def test_reboot_drops_the_link_and_comes_back(
+    plug: object, client: AdbClient, host: SimHost, adb_server: AdbServer
+) -> None:
+    device: SimDevice = plug("moto-g30-a11")  # type: ignore[operator]
+    link = client.link(device.serial)
+    link.shell(["pm", "uninstall", "-k", "--user", "0", "com.sina.weibo"]).check()
+    assert device.state.change_seq > 0
+    host.run(device.reboot(downtime=0.2))
+    # The adb server reconnects on its own retry schedule (3 s on v36, 10 s on v29).
+    adb_server.run("connect", device.serial)
+    adb_server.wait_state(device.serial, "device", timeout=20)
+    assert device.state.change_seq == 0
+    boots = link.shell(["logcat", "-b", "events", "-d", "-v", "epoch"]).stdout
+    assert "boot_progress_start" in boots
+
+
+def _sim_cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", "sim", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_sim_command_connects_and_cleans_up(adb_server: AdbServer, client: AdbClient) -> None:
+    proc = _sim_cli("--devices", "2", "--android", "13", "--connect", env=dict(adb_server.env))
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline().strip() for _ in range(2)]
+        serials = [line.split("\t")[0] for line in lines]
+        assert all("Android 13 (API 33)" in line for line in lines)
+        states = {i.serial: i.state for i in client.devices()}
+        assert all(states.get(s) == "device" for s in serials)
+        assert client.link(serials[0]).shell(["getprop", "ro.product.model"]).stdout == (
+            "Redmi Note 11\n"
+        )
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+    assert proc.returncode == 0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        remaining = {i.serial for i in client.devices()} & set(serials)
+        if not remaining:
+            break
+        time.sleep(0.1)
+    assert not remaining, "Ctrl-C must disconnect the simulated phones from the adb server"
+
+
+def test_sim_lists_scenarios() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "sim", "--list-scenarios"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ),
+    )
+    assert "silent-install" in done.stdout
+    assert "MIIT I.1" in done.stdout
