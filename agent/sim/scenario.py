@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from agent.sim.android.activity import start_activity
 from agent.sim.state import (
     CameraClient,
     DeviceState,
@@ -377,9 +378,14 @@ def apply_step(state: DeviceState, step: Step) -> None:
             state.op(name, user, str(a["op"])).mode = a["mode"]
     elif act == "use":
         _start_use(state, name, user, str(a["op"]), a)
+    elif act == "start" and a.get("reason", "activity") == "activity":
+        # Activity starts leave the START line (with the caller's uid) in the system log.
+        start_activity(
+            state, name, user, caller=a.get("caller"), from_launcher=a.get("caller") is None
+        )
     elif act == "start":
         pkg = state.packages[name]
-        reason = str(a.get("reason", "activity"))
+        reason = str(a.get("reason", "service"))
         component = str(a.get("component", f"{name}/{pkg.launcher_activity or '.MainService'}"))
         state.start_process(
             name,
