@@ -154,3 +154,22 @@ def test_sim_lists_scenarios() -> None:
     )
     assert "silent-install" in done.stdout
     assert "MIIT I.1" in done.stdout
+
+
+def test_vendor_blocks_permission_changes_with_the_real_exception(
+    plug: object, client: AdbClient
+) -> None:
+    device: SimDevice = plug("oppo-a77-a12")  # type: ignore[operator]
+    assert device.state.oem.monitors_permissions
+    link = client.link(device.serial)
+    denied = link.shell(["pm", "revoke", "com.tencent.mm", "android.permission.CAMERA"])
+    assert denied.exit_code != 0
+    assert "GRANT_RUNTIME_PERMISSIONS" in denied.stderr or "SecurityException" in denied.stderr
+    assert (
+        device.state.packages["com.tencent.mm"]
+        .users[0]
+        .permissions["android.permission.CAMERA"]
+        .granted
+    )
+    device.state.oem.monitors_permissions = False  # the owner flips the developer option
+    link.shell(["pm", "revoke", "com.tencent.mm", "android.permission.CAMERA"]).check()

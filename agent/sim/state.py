@@ -106,7 +106,8 @@ class OemPolicy:
     blocks_install: bool = False
     """MIUI "Install via USB" off."""
     monitors_permissions: bool = False
-    """ColorOS "permission monitoring": changes need the phone's confirmation."""
+    """ColorOS/OxygenOS "permission monitoring" (on unless Developer options -> "Disable
+    permission monitoring"): pm grant/revoke fail with the same SecurityException."""
 
 
 @dataclass

@@ -1168,7 +1168,7 @@ class PackageShell:
             return 1
         verb = "grant" if grant else "revoke"
         frames = _perm_frames(f"{verb}RuntimePermission", "runGrantRevokePermission")
-        if self.state.oem.blocks_permission_changes:
+        if self.state.oem.blocks_permission_changes or self.state.oem.monitors_permissions:
             # MIUI/HyperOS without "USB debugging (Security settings)" (appops doc §5.6).
             right = "GRANT_RUNTIME_PERMISSIONS" if grant else "REVOKE_RUNTIME_PERMISSIONS"
             raise _security(
@@ -1227,7 +1227,7 @@ class PackageShell:
                 await io.out(f"Unknown permission flag: {word}\n")
                 return 1
         frames = _perm_frames("updatePermissionFlags", "runSetPermissionFlags")
-        if self.state.oem.blocks_permission_changes:
+        if self.state.oem.blocks_permission_changes or self.state.oem.monitors_permissions:
             raise _security(
                 "updatePermissionFlags requires android.permission.GRANT_RUNTIME_PERMISSIONS "
                 "or android.permission.REVOKE_RUNTIME_PERMISSIONS",
