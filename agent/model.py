@@ -104,7 +104,7 @@ class DeviceProps:
     @property
     def sdk(self) -> int | None:
         text = self.props.get("ro.build.version.sdk", "")
-        return int(text) if text.isdigit() else None
+        return int(text) if text.isascii() and text.isdigit() else None
 
     @property
     def fingerprint(self) -> str:
@@ -302,7 +302,8 @@ class AppOpEntry:
     """The op-level last duration (O and P dumps, ``cmd appops get``); Q+ dumps print it per
     access instead (:attr:`OpAccess.duration_ms`)."""
     runs: tuple[OpRun, ...] = ()
-    """Each ``Running start at:`` (per attribution tag from R on); ``running`` is any of them."""
+    """Each ``Running start at:`` (per attribution tag from R on). ``running`` is set by any of
+    them, or by `` (running)`` (O dumps, ``cmd appops get``), which gives no run detail."""
     scope: OpScope = "package"
 
 
