@@ -68,6 +68,14 @@ def cmd_disconnect(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def cmd_scan(args: argparse.Namespace) -> int:
+    from agent.scan import run_scan  # deferred: rich and the parsers load only here
+
+    return run_scan(
+        AdbClient(), serials=args.serial, users=args.user or None, as_json=args.json, out=sys.stdout
+    )
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     if not 1 <= args.devices <= 200:
         print("tetherguard demo: --devices must be between 1 and 200", file=sys.stderr)
@@ -140,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--poll", type=float, default=2.0, help="with --watch: poll period in seconds")
     p.set_defaults(func=cmd_devices)
+
+    p = sub.add_parser("scan", help="one snapshot of each device: apps, sensitive grants, findings")
+    p.add_argument("--serial", action="append", default=[], help="only this device (repeat)")
+    p.add_argument("--user", action="append", type=int, default=[], help="only this user (repeat)")
+    p.add_argument("--json", action="store_true", help="print tetherguard.scan/1 JSON")
+    p.set_defaults(func=cmd_scan)
 
     p = sub.add_parser("connect", help="attach a Wi-Fi/TCP device (adb connect HOST:PORT)")
     p.add_argument("address")

@@ -116,6 +116,12 @@ class SimDevice:
 
     async def _dumpsys(self, args: list[str], io: ShellIO) -> int:
         services = self.registry.dumpsys
+        # -t SECONDS / -T MILLISECONDS set dumpsys' per-service timeout; nothing to simulate.
+        while len(args) >= 2 and args[0] in ("-t", "-T"):
+            if not args[1].isdigit():
+                await io.err(f"Error parsing timeout '{args[1]}'\n")
+                return 255
+            args = args[2:]
         if not args:
             for name in sorted(services):
                 await io.out(

@@ -13,7 +13,7 @@ import hashlib
 import random
 from dataclasses import dataclass
 
-from agent.sim.state import Build, DeviceState, OemPolicy, Package, User
+from agent.sim.state import Build, DeviceState, OemPolicy, Package, UidState, User
 
 __all__ = ["PROFILES", "RUNTIME_PERMISSIONS", "Profile", "build_state", "profile_for_release"]
 
@@ -517,9 +517,63 @@ def build_state(
     for spec in apps:
         when = boot - rng.randrange(86_400_000, 200 * 86_400_000)
         _install(state, spec, sdk, users, installer=prof.store, when=when, seed=seed)
+    _seed_op_history(state, rng, users)
     state.change_seq = 0
     state.package_changes.clear()
     return state
+
+
+# Ops a phone has on record after ordinary use: what each permission lets an app note.
+_HISTORY_OPS = {
+    P + "CAMERA": "CAMERA",
+    P + "RECORD_AUDIO": "RECORD_AUDIO",
+    P + "ACCESS_FINE_LOCATION": "FINE_LOCATION",
+    P + "ACCESS_COARSE_LOCATION": "COARSE_LOCATION",
+    P + "READ_CONTACTS": "READ_CONTACTS",
+    P + "READ_EXTERNAL_STORAGE": "READ_EXTERNAL_STORAGE",
+    P + "READ_PHONE_STATE": "READ_PHONE_STATE",
+}
+
+
+def _seed_op_history(state: DeviceState, rng: random.Random, users: list[int]) -> None:
+    """Give the phone the AppOps history of a phone in use: past accesses of granted
+    permissions, wake locks, and a background restriction the owner once set."""
+    now = state.now_ms()
+    for pkg in state.packages.values():
+        if pkg.app_id < 10_000:
+            continue
+        for user in users:
+            pu = pkg.users.get(user)
+            if pu is None or not pu.installed:
+                continue
+            if P + "WAKE_LOCK" in pkg.install_granted:
+                state.note_op(
+                    pkg.name,
+                    user,
+                    "WAKE_LOCK",
+                    state="bg",
+                    at_ms=now - rng.randrange(60_000, 86_400_000),
+                    duration_ms=rng.randrange(5, 5_000),
+                )
+            for perm, grant in pu.permissions.items():
+                op = _HISTORY_OPS.get(perm)
+                if op and grant.granted:
+                    uid_state: UidState = rng.choice(["top", "top", "fgsvc", "bg"])
+                    state.note_op(
+                        pkg.name,
+                        user,
+                        op,
+                        state=uid_state,
+                        at_ms=now - rng.randrange(60_000, 30 * 86_400_000),
+                        duration_ms=rng.randrange(100, 60_000)
+                        if op in ("CAMERA", "RECORD_AUDIO")
+                        else None,
+                    )
+                    state.op(pkg.name, user, op).mode = "allow"
+        if pkg.name == "com.ss.android.ugc.aweme":
+            for user in users:
+                if user in pkg.users:
+                    state.op(pkg.name, user, "RUN_ANY_IN_BACKGROUND").mode = "ignore"
 
 
 def _install(

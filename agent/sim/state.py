@@ -561,9 +561,11 @@ class DeviceState:
         duration_ms: int | None = None,
         rejected: bool = False,
         proxy: tuple[int, str] | None = None,
+        at_ms: int | None = None,
     ) -> None:
+        """Record an access (noteOp) now, or at ``at_ms`` (for history seeded by profiles)."""
         rec = Access(
-            self.now_ms(),
+            self.now_ms() if at_ms is None else at_ms,
             duration_ms,
             proxy[0] if proxy else None,
             proxy[1] if proxy else None,
