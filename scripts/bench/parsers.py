@@ -183,6 +183,7 @@ def main() -> int:
         return 2
 
     from agent.parsers.appops import parse_dumpsys_appops
+    from agent.parsers.packages import parse_dumpsys_package
 
     size = int(args.size * 1e6)
     rows = [
@@ -201,11 +202,6 @@ def main() -> int:
     ]
     print_table("dumpsys appops", rows)
 
-    try:
-        from agent.parsers.packages import parse_dumpsys_package
-    except Exception as exc:  # not there (yet), or broken in this checkout: say so, go on
-        print(f"\ndumpsys package\n  package parser not available ({type(exc).__name__}: {exc})")
-        return 0
     rows = [
         measure(
             name,
