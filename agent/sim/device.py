@@ -19,6 +19,7 @@ from agent.sim.android import activity as activity_family
 from agent.sim.android import appops as appops_family
 from agent.sim.android import packages as packages_family
 from agent.sim.android import sensors as sensors_family
+from agent.sim.files import DeviceFiles
 from agent.sim.shell import CommandHandler, Shell, ShellIO
 from agent.sim.state import DeviceState
 from agent.sim.transport import AdbDeviceServer, AuthMode
@@ -64,7 +65,8 @@ class SimDevice:
             family.install(self.registry)
         self.shell = self._assemble()
         self.server: AdbDeviceServer | None = None
-        self.files: dict[str, bytes] = {}
+        self.files = DeviceFiles(state)
+        """What ``adb pull``/``push`` see: pushed files and, built on first read, each APK."""
 
     # ---------------------------------------------------------------- shell assembly
     def _assemble(self) -> Shell:

@@ -190,7 +190,8 @@ class Package:
     version_name: str = "1.0"
     label: str = ""
     """What the launcher shows; blank labels are a finding. Never printed by any shell
-    command (docs: no shell command prints the resolved label)."""
+    command (docs: no shell command prints the resolved label): it lives only in the APK's
+    ``resources.arsc`` (:mod:`agent.sim.apk`), which the host pulls and reads."""
     code_path: str = ""
     system: bool = False
     updated_system: bool = False

@@ -31,7 +31,7 @@ import os
 import re
 import struct
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Final
 
 from agent.sim.shell import Shell, ShellIO
@@ -445,7 +445,7 @@ class AdbDeviceServer:
         auth: AuthMode = AuthMode.ACCEPT_ANY,
         max_payload: int = 1024 * 1024,
         version: int = 0x01000001,
-        files: dict[str, bytes] | None = None,
+        files: MutableMapping[str, bytes] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -469,7 +469,7 @@ class AdbDeviceServer:
         self.auth = auth
         self.max_payload = max_payload
         self.version = version
-        self.files: dict[str, bytes] = files if files is not None else {}
+        self.files: MutableMapping[str, bytes] = files if files is not None else {}
         self.host = host
         self._port = port
         self._mtimes: dict[str, int] = {}
