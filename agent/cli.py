@@ -69,10 +69,18 @@ def cmd_disconnect(args: argparse.Namespace) -> int:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
+    from agent.labels import LabelCache
+    from agent.paths import cache_dir
     from agent.scan import run_scan  # deferred: rich and the parsers load only here
 
     return run_scan(
-        AdbClient(), serials=args.serial, users=args.user or None, as_json=args.json, out=sys.stdout
+        AdbClient(),
+        serials=args.serial,
+        users=args.user or None,
+        as_json=args.json,
+        out=sys.stdout,
+        labels=LabelCache(cache_dir() / "labels"),
+        fetch_labels=args.labels,
     )
 
 
@@ -153,6 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--serial", action="append", default=[], help="only this device (repeat)")
     p.add_argument("--user", action="append", type=int, default=[], help="only this user (repeat)")
     p.add_argument("--json", action="store_true", help="print tetherguard.scan/1 JSON")
+    p.add_argument(
+        "--labels",
+        action="store_true",
+        help="read app names: pull each user app's APK once per version (cached)",
+    )
     p.set_defaults(func=cmd_scan)
 
     p = sub.add_parser("connect", help="attach a Wi-Fi/TCP device (adb connect HOST:PORT)")

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TypeVar
 
-from agent.adb import AdbError, DeviceLink, ShellResult, UserId
+from agent.adb import AdbError, DeviceLink, InvalidArgument, Package, ShellResult, UserId
+from agent.labels import LabelCache
 from agent.model import (
     AppOpsDump,
     DevicePolicy,
@@ -30,7 +31,7 @@ from agent.model import (
 )
 from agent.parsers.appops import parse_dumpsys_appops
 from agent.parsers.launcher import parse_launcher_activities
-from agent.parsers.packages import parse_dumpsys_package
+from agent.parsers.packages import parse_dumpsys_package, parse_pm_path
 from agent.parsers.policy import parse_device_policy
 from agent.parsers.power import parse_power
 from agent.parsers.props import parse_getprop
@@ -75,6 +76,10 @@ class Collector:
     link: DeviceLink
     timeout: float = 120.0
     progress: Callable[[str], None] | None = None
+    labels: LabelCache | None = None
+    """Where app labels are cached; without one, snapshots carry no labels."""
+    fetch_labels: bool = False
+    """Pull the APKs of user apps whose label is not cached yet (one pull per version)."""
     meter: CostMeter = field(default_factory=CostMeter)
     warnings: list[str] = field(default_factory=list)
 
@@ -142,6 +147,7 @@ class Collector:
             "dumpsys device_policy", parse_device_policy, self._dumpsys("device_policy")
         )
         power: PowerState = self._parse("dumpsys power", parse_power, self._dumpsys("power"))
+        labels = self._labels(packages)
         return Snapshot(
             serial=self.link.serial,
             taken_at=time.time(),
@@ -152,9 +158,40 @@ class Collector:
             launcher=MappingProxyType(launcher),
             policy=policy,
             power=power,
+            labels=MappingProxyType(labels),
             warnings=tuple(self.warnings),
             cost=self.meter.freeze(),
         )
+
+    def _labels(self, packages: PackageDump) -> dict[str, str]:
+        """Labels of user apps: from the cache, and (when asked) by pulling the base APK."""
+        if self.labels is None:
+            return {}
+        found: dict[str, str] = {}
+        for pkg in packages.packages:
+            if pkg.system or pkg.version_code is None:
+                continue
+            result = self.labels.cached(pkg.name, pkg.version_code)
+            if result is None and self.fetch_labels:
+                self._step(f"label of {pkg.name}")
+                path = self._base_apk(pkg.name)
+                if path is None:
+                    continue
+                result = self.labels.label(self.link, pkg.name, pkg.version_code, path)
+                if result.error:
+                    self.warnings.append(f"label of {pkg.name}: {result.error}")
+            if result is not None and result.label is not None:
+                found[pkg.name] = result.label
+        return found
+
+    def _base_apk(self, package: str) -> str | None:
+        try:
+            result = self.run(["pm", "path", Package(package)])
+        except InvalidArgument:
+            self.warnings.append(f"not a valid package name, label skipped: {package[:80]!r}")
+            return None
+        paths = self._parse(f"pm path {package}", parse_pm_path, result.stdout)
+        return next((p for p in paths if p.endswith("/base.apk")), paths[0] if paths else None)
 
     def _users(self) -> tuple[User, ...]:
         result = self.run(["cmd", "user", "list"])

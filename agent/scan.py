@@ -19,6 +19,7 @@ from rich.table import Table
 
 from agent.adb import AdbClient, AdbError
 from agent.collect import Collector
+from agent.labels import LabelCache
 from agent.report import SENSITIVE, runtime_grants, scan_document, static_findings
 from agent.snapshot import Snapshot
 from agent.textsafe import printable
@@ -30,6 +31,8 @@ def scan_devices(
     users: Sequence[int] | None = None,
     *,
     progress: Progress | None = None,
+    labels: LabelCache | None = None,
+    fetch_labels: bool = False,
 ) -> tuple[list[Snapshot], list[tuple[str, str]]]:
     """Snapshots of the online devices (all, or ``serials``), and (serial, message) errors."""
     infos = client.devices()
@@ -59,7 +62,10 @@ def scan_devices(
                 progress.update(task, description=f"{printable(serial, 40)}: {text}")
 
         try:
-            return Collector(client.link(serial), progress=step).full(users)
+            collector = Collector(
+                client.link(serial), progress=step, labels=labels, fetch_labels=fetch_labels
+            )
+            return collector.full(users)
         except AdbError as exc:
             return (serial, str(exc))
         finally:
@@ -128,11 +134,16 @@ def run_scan(
     users: Sequence[int] | None,
     as_json: bool,
     out: TextIO,
+    labels: LabelCache | None = None,
+    fetch_labels: bool = False,
 ) -> int:
     """The command: returns 0 when every device was read, 3 otherwise."""
     err = Console(stderr=True)
+    targets = serials or None
     if as_json or not err.is_terminal:
-        snaps, errors = scan_devices(client, serials or None, users)
+        snaps, errors = scan_devices(
+            client, targets, users, labels=labels, fetch_labels=fetch_labels
+        )
     else:
         with Progress(
             SpinnerColumn(),
@@ -141,7 +152,9 @@ def run_scan(
             console=err,
             transient=True,
         ) as progress:
-            snaps, errors = scan_devices(client, serials or None, users, progress=progress)
+            snaps, errors = scan_devices(
+                client, targets, users, progress=progress, labels=labels, fetch_labels=fetch_labels
+            )
     if as_json:
         doc: dict[str, Any] = scan_document(snaps, errors)
         json.dump(doc, out, indent=2, ensure_ascii=True)

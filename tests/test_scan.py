@@ -185,3 +185,41 @@ def test_cli_scan_table_is_readable(plug: Any, adb_server: AdbServer) -> None:
     assert "hidden app" in row
     wechat = next(line for line in done.stdout.splitlines() if "com.tencent.mm" in line)
     assert "camera" in wechat and "mic" in wechat
+
+
+def test_labels_are_read_once_and_shown_escaped(
+    plug: Any, client: AdbClient, adb_server: AdbServer, tmp_path: Any
+) -> None:
+    from agent.labels import LabelCache
+
+    state = build_state(PROFILES["pixel8-a15"])
+    hostile = "[bold red]Bank[/]\x1b]0;owned\x07\u202egpj.exe"
+    state.packages["com.sina.weibo"].label = hostile
+    device = plug(state)
+    cache = LabelCache(tmp_path / "labels")
+    snaps, _ = scan_devices(client, [device.serial], labels=cache, fetch_labels=True)
+    labels = snaps[0].labels
+    assert labels["com.tencent.mm"] == "WeChat"
+    assert labels["com.sina.weibo"] == hostile
+    assert not any(name.startswith("com.android.") for name in labels)  # user apps only
+    pulls = cache.pulls
+    again, _ = scan_devices(client, [device.serial], labels=cache, fetch_labels=True)
+    assert cache.pulls == pulls, "labels are pulled once per version"
+    assert again[0].labels == labels
+    # A scan from the CLI shows the cached labels, escaped: no markup, no escape sequence.
+    env = dict(adb_server.env, COLUMNS="200", TETHERGUARD_HOME=str(tmp_path / "home"))
+    (tmp_path / "home" / "cache").mkdir(parents=True)
+    (tmp_path / "labels").rename(tmp_path / "home" / "cache" / "labels")
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "scan", "--serial", device.serial],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if "com.sina.weibo" in line)
+    assert "\x1b" not in done.stdout and "\u202e" not in done.stdout
+    assert "[bold red]Bank[/]" in row
+    assert "\\x1b]0;owned" in row
