@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -173,3 +175,43 @@ def test_vendor_blocks_permission_changes_with_the_real_exception(
     )
     device.state.oem.monitors_permissions = False  # the owner flips the developer option
     link.shell(["pm", "revoke", "com.tencent.mm", "android.permission.CAMERA"]).check()
+
+
+# The host agent's cheap one-round-trip probe: filtered and hashed on the phone.
+PROBE = (
+    "echo @@tg:changes; dumpsys package changes; "
+    "echo @@tg:power; dumpsys power | grep -E 'mWakefulness=|Display Power: state='; "
+    "echo @@tg:ops; dumpsys appops --op CAMERA | grep -E '^  Uid |mode=' | md5sum"
+)
+
+
+def _sections(text: str) -> dict[str, str]:
+    parts = re.split(r"^@@tg:(\w+)\n", text, flags=re.MULTILINE)
+    assert parts[0] == ""
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+@pytest.mark.parametrize("profile", ["pixel8-a15", "fire-hd10-a9"])
+def test_one_round_trip_probe_filters_and_hashes_on_the_phone(
+    profile: str, plug: object, adb_server: AdbServer
+) -> None:
+    device: SimDevice = plug(profile)  # type: ignore[operator]
+    device.state.screen_on = False
+    device.state.uninstall("com.sina.weibo", 0, keep_data=True)
+    seq = device.state.change_seq
+    done = adb_server.run("-s", device.serial, "shell", PROBE)
+    assert (done.returncode, done.stderr) == (0, "")
+    sections = _sections(done.stdout)
+    assert list(sections) == ["changes", "power", "ops"]
+    assert sections["changes"] == (
+        f"Package Changes:\n  Sequence number={seq}\n  User 0:\n"
+        f"    seq={seq - 1}, package=com.sina.weibo\n\n"
+    )
+    assert sections["power"] == "  mWakefulness=Asleep\nDisplay Power: state=OFF\n"
+    # The digest is the host's own md5 over the same lines of the unfiltered dump.
+    dump = adb_server.run("-s", device.serial, "shell", "dumpsys appops --op CAMERA").stdout
+    kept = "".join(
+        line for line in dump.splitlines(keepends=True) if re.search(r"^  Uid |mode=", line)
+    )
+    assert kept  # the digest covers something
+    assert sections["ops"] == hashlib.md5(kept.encode()).hexdigest() + "  -\n"

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from agent.sim import AdbDeviceServer, AuthMode, Shell, ShellIO, SimHost, basic_shell, pattern_bytes
-from agent.sim.shell import parse
+from agent.sim.android import toybox
+from agent.sim.shell import PIPE_CAPACITY, CommandHandler, parse
 from tests.adbserver import AdbServer
 from tests.sim_helpers import AUTH, CLSE, CNXN, HEADER, OKAY, OPEN, WRTE, RawHost
 
@@ -459,7 +460,28 @@ def test_shell_grammar(script: str, expected: tuple[int, str, str]) -> None:
     assert run_script(script, {"HOME": "/"}, b"typed\n") == expected
 
 
-@pytest.mark.parametrize("script", ["ls | grep x", "echo > f", "echo $(id)", "echo `id`", "a & b"])
+@pytest.mark.parametrize(
+    "script",
+    [
+        "echo > f",
+        "echo hi >> /sdcard/log",
+        "cat < /sdcard/x",
+        "echo 2>&3",
+        "echo >&-",
+        "cat <<EOF",
+        "echo > $F",
+        "echo >",
+        "echo > > /dev/null",
+        "echo $(id)",
+        "echo `id`",
+        "a & b",
+        "(echo a)",
+        "echo a |",
+        "| echo a",
+        "echo a | | cat",
+        "echo a | && cat",
+    ],
+)
 def test_shell_rejects_what_it_does_not_implement(script: str) -> None:
     status, out, err = run_script(script)
     assert (status, out) == (1, "")
@@ -493,3 +515,149 @@ def test_device_rejects_bad_configuration() -> None:
         AdbDeviceServer(Shell(), props={"ro.product.model": "Pixel 7"})
     with pytest.raises(ValueError, match="wire format"):
         AdbDeviceServer(Shell(), props=PROPS, features=("shell_v2", "stat_v2"))
+
+
+# ----------------------------------------------------------------- pipelines and redirections
+
+
+def toybox_shell(**extra: CommandHandler) -> Shell:
+    shell = basic_shell(PROPS)
+    for name, handler in toybox.shell_commands().items():
+        if name != "cat":  # keep basic_shell's cat: it is what the transport tests push to
+            shell.register(name, handler)
+    for name, handler in extra.items():
+        shell.register(name, handler)
+    return shell
+
+
+def run_piped(script: str, stdin: bytes = b"", shell: Shell | None = None) -> tuple[int, str, str]:
+    io = ShellIO({"HOME": "/"}, stdin)
+    status = asyncio.run((shell or toybox_shell()).run(script, io))
+    return status, io.stdout.decode(), io.stderr.decode()
+
+
+NOT_FOUND = "/system/bin/sh: nosuch: inaccessible or not found\n"
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("echo hi | cat", (0, "hi\n", "")),
+        ("echo a b | cat | cat | wc -w", (0, "2\n", "")),
+        ("cat | grep -c x", (0, "2\n", "")),  # stdin reaches the first stage only
+        ("false | true; echo $?", (0, "0\n", "")),
+        ("true | false; echo $?", (0, "1\n", "")),
+        ("echo x | grep y || echo none", (0, "none\n", "")),
+        ("echo x | grep x && echo found", (0, "x\nfound\n", "")),
+        ("nosuch | echo after; echo $?", (0, "after\n0\n", NOT_FOUND)),
+        ("echo a | nosuch; echo $?", (0, "127\n", NOT_FOUND)),
+        ("echo a |\ncat", (0, "a\n", "")),
+        ("echo a|cat", (0, "a\n", "")),
+        # Each stage is a subshell: its exit, assignments and exports stay there.
+        ("exit 3 | echo hi; echo $?", (0, "hi\n0\n", "")),
+        ("A=1 | true; export B=2 | true; echo a${A}b${B}", (0, "ab\n", "")),
+        ("false; echo $? | cat", (0, "1\n", "")),
+        # Redirections: only /dev/null, and the two dups clients use.
+        ("nosuch 2>/dev/null; echo $?", (0, "127\n", "")),
+        ("echo out >/dev/null; echo shown", (0, "shown\n", "")),
+        ("echo out 1>/dev/null >>/dev/null", (0, "", "")),
+        ("echo err >&2", (0, "", "err\n")),
+        ("echo err 1>&2 2>/dev/null", (0, "", "err\n")),  # order matters, as in sh
+        ("echo gone >/dev/null 2>&1", (0, "", "")),
+        ("nosuch 2>&1 | grep -c found", (0, "1\n", "")),
+        ("cat </dev/null; echo end", (0, "end\n", "")),
+        ("2>/dev/null", (0, "", "")),
+        ("A=1 >/dev/null; echo $A", (0, "1\n", "")),
+        ("exec 2>/dev/null; nosuch; echo $?", (0, "127\n", "")),
+        ("echo a 2 >/dev/null", (0, "", "")),  # `2` with a space is an argument
+        ("echo a2>/dev/null", (0, "", "")),  # ... and `a2>` redirects stdout
+        ("exit 4 2>/dev/null; echo no", (4, "", "")),
+    ],
+)
+def test_shell_pipelines_and_redirections(script: str, expected: tuple[int, str, str]) -> None:
+    assert run_piped(script, b"x\ny\nx\n") == expected
+
+
+def test_stderr_of_every_stage_reaches_the_session() -> None:
+    status, out, err = run_piped("nosuch | grep -E '(' | wc -l")
+    assert (status, out) == (0, "0\n")
+    assert err == NOT_FOUND + "grep: bad regex '(': parentheses not balanced\n"
+
+
+def test_pipeline_status_is_the_last_stage_even_when_upstream_is_cut_off() -> None:
+    io = ShellIO()
+    script = "yes-bytes 10000000 | head -c 10; echo :$?"
+    assert asyncio.run(toybox_shell().run(script, io)) == 0
+    assert (bytes(io.stdout), bytes(io.stderr)) == (pattern_bytes(10) + b":0\n", b"")
+
+
+@pytest.mark.timeout(10)
+async def test_huge_producer_into_head_stops_promptly_without_buffering() -> None:
+    written = 0
+    cancelled = asyncio.Event()
+    line = b"x" * 99 + b"\n"
+
+    async def forever(argv: list[str], io: ShellIO) -> int:
+        nonlocal written
+        try:
+            while True:
+                await io.out(line * 100)  # 10 kB a write, without end
+                written += 10_000
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    io = ShellIO()
+    started = time.monotonic()
+    status = await toybox_shell(forever=forever).run("forever | head -n 1", io)
+    assert (status, bytes(io.stdout), bytes(io.stderr)) == (0, line, b"")
+    assert cancelled.is_set(), "the producer kept running after head was done"
+    assert time.monotonic() - started < 2
+    # Backpressure: the producer got at most one pipe's worth (plus one write) ahead.
+    assert written <= PIPE_CAPACITY + 20_000
+
+
+@pytest.mark.timeout(10)
+async def test_a_slow_consumer_holds_the_producer_back() -> None:
+    written = 0
+    consumed = asyncio.Event()
+
+    async def producer(argv: list[str], io: ShellIO) -> int:
+        nonlocal written
+        for _ in range(1000):
+            await io.out(b"y" * 1000)
+            written += 1000
+        return 0
+
+    async def stalled(argv: list[str], io: ShellIO) -> int:
+        await io.read_stdin()
+        consumed.set()
+        await asyncio.sleep(3600)
+        return 0
+
+    task = asyncio.create_task(
+        toybox_shell(producer=producer, stalled=stalled).run("producer | stalled", ShellIO())
+    )
+    await consumed.wait()
+    await asyncio.sleep(0.1)
+    assert 0 < written <= 2 * PIPE_CAPACITY + 1000
+    task.cancel()  # the session goes away: every stage is cancelled, nothing leaks
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    leftover = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert leftover == []
+
+
+async def test_head_of_stdin_leaves_the_rest_unread() -> None:
+    io = ShellIO(stdin=b"one\ntwo\nthree\n")
+    assert await toybox_shell().run("head -n 1 | cat", io) == 0
+    assert bytes(io.stdout) == b"one\n"
+
+
+@pytest.mark.timeout(30)
+def test_pipeline_parsing_is_linear() -> None:
+    program = parse("echo a | " * 200_000 + "cat 2>/dev/null")
+    pipeline = program[0][0][1]
+    assert len(pipeline) == 200_001
+    assert pipeline[-1].redirects == ((2, -1),)
+    assert run_piped("echo a" + " | cat" * 300) == (0, "a\n", "")

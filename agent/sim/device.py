@@ -3,7 +3,9 @@ and the faults a real phone shows (unplug, reboot, slow or never-ending commands
 
 :class:`SimDevice` assembles a :class:`~agent.sim.shell.Shell` from the command families in
 :mod:`agent.sim.android`, so ``adb shell pm revoke ...`` from any client changes the same
-:class:`~agent.sim.state.DeviceState` that ``dumpsys package`` prints.
+:class:`~agent.sim.state.DeviceState` that ``dumpsys package`` prints, and toybox's filters
+(``grep``, ``md5sum`` ...) read the same :class:`~agent.sim.files.DeviceFiles` that ``adb pull``
+serves.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from agent.sim.android import activity as activity_family
 from agent.sim.android import appops as appops_family
 from agent.sim.android import packages as packages_family
 from agent.sim.android import sensors as sensors_family
+from agent.sim.android import toybox as toybox_family
 from agent.sim.files import DeviceFiles
 from agent.sim.shell import CommandHandler, Shell, ShellIO
 from agent.sim.state import DeviceState
@@ -60,13 +63,14 @@ class SimDevice:
         self.auth = auth
         self.features = features if state.build.sdk >= 24 else ("cmd",)
         self.faults = Faults()
-        self.registry = Registry(state)
-        for family in (packages_family, appops_family, sensors_family, activity_family):
+        self.files = DeviceFiles(state)
+        """What ``adb pull``/``push`` see: pushed files and, built on first read, each APK."""
+        self.registry = Registry(state, self.files)
+        families = (packages_family, appops_family, sensors_family, activity_family, toybox_family)
+        for family in families:
             family.install(self.registry)
         self.shell = self._assemble()
         self.server: AdbDeviceServer | None = None
-        self.files = DeviceFiles(state)
-        """What ``adb pull``/``push`` see: pushed files and, built on first read, each APK."""
 
     # ---------------------------------------------------------------- shell assembly
     def _assemble(self) -> Shell:
@@ -172,7 +176,11 @@ class SimDevice:
 
     # ---------------------------------------------------------------- adb endpoint
     def props(self) -> dict[str, str]:
-        return self.state.build.props()
+        props = self.state.build.props()
+        # Set by system_server at each boot (wall-clock ms): a cheap way to notice a reboot.
+        props["ro.runtime.firstboot"] = str(self.state.boot_ms)
+        props["sys.boot_completed"] = "1"
+        return props
 
     def banner(self) -> Mapping[str, str]:
         """Banner values must be plain words: adb splits the banner on ':', ';' and '='."""

@@ -2,11 +2,23 @@
 
 Owns parsing and running the command lines that adb clients send to a device. A real phone hands
 them to mksh (``/system/bin/sh``), and clients lean on that: adbutils appends ``; echo X4EXIT:$?``,
-``adb logcat`` sends ``export ANDROID_LOG_TAGS="" ; exec logcat …``, and our own client wraps
-commands in ``cmd ; __tg=$? ; echo ; echo MARKER:$__tg``. So the simulator needs quoting,
-``;``/``&&``/``||``, ``$?``/``$VAR`` expansion, assignments, ``export``, ``exec`` and ``exit`` - and
-nothing more. Pipes, redirections, subshells and command substitution are rejected with a syntax
-error rather than half-implemented. Error texts and exit statuses follow mksh as Android ships it.
+``adb logcat`` sends ``export ANDROID_LOG_TAGS="" ; exec logcat …``, our own client wraps
+commands in ``cmd ; __tg=$? ; echo ; echo MARKER:$__tg``, and asks cheap questions in one round
+trip by filtering and hashing on the phone (``dumpsys appops | grep -E '…' | md5sum``). So the
+simulator needs quoting, ``;``/``&&``/``||``, pipelines, ``$?``/``$VAR`` expansion, assignments,
+``export``, ``exec``, ``exit`` and the redirections clients really use (``2>/dev/null``,
+``>/dev/null``, ``</dev/null``, ``2>&1``, ``>&2``) - and nothing more. Redirections to real
+files, subshells, command substitution and ``&`` are rejected with a syntax error rather than
+half-implemented. Error texts and exit statuses follow mksh as Android ships it.
+
+Pipeline stages run concurrently, joined by bounded in-memory pipes (:class:`_Pipe`, 64 KiB like
+a Linux pipe), so a producer waits for its consumer instead of buffering its whole output. Each
+stage runs as in a subshell (its own copy of the environment; ``exit`` ends only that stage), the
+pipeline's status is the last stage's, and every stage's stderr goes to the session's stderr.
+When a stage ends, the stage feeding it is cancelled at once (a write into a pipe nobody reads
+cancels its writer too): SIGPIPE would kill it at its next write, silently, with status 141 that
+nobody sees without ``pipefail``. Cancelling at once rather than at that write keeps an idle
+producer (``logcat | grep -m 1 x`` on a quiet phone) from holding the session open.
 
 Parsing is a single left-to-right pass with anchored regular expressions, so it is linear in the
 size of the script; expansion is deferred to run time because ``$?`` changes between commands.
@@ -18,9 +30,18 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Final
+from typing import Final, NamedTuple
 
-__all__ = ["SH", "CommandHandler", "Shell", "ShellIO", "ShellSyntaxError", "parse"]
+__all__ = [
+    "PIPE_CAPACITY",
+    "SH",
+    "Command",
+    "CommandHandler",
+    "Shell",
+    "ShellIO",
+    "ShellSyntaxError",
+    "parse",
+]
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +56,28 @@ _QVAR: Final = 3  # parameter expansion inside double quotes
 
 Part = tuple[str, int]
 Word = tuple[Part, ...]
-SimpleCommand = tuple[Word, ...]
-AndOrList = tuple[tuple[str, SimpleCommand], ...]
-"""Commands joined by ``&&``/``||``; the first connector is ``""``."""
+
+DEV_NULL: Final = -1
+"""Redirection source meaning ``/dev/null``."""
+
+Redirect = tuple[int, int]
+"""(fd, source): ``source`` is :data:`DEV_NULL` or the fd it duplicates (``2>&1`` is (2, 1))."""
+
+
+class Command(NamedTuple):
+    """A simple command: its words and its redirections, applied left to right."""
+
+    words: tuple[Word, ...]
+    redirects: tuple[Redirect, ...] = ()
+
+
+Pipeline = tuple[Command, ...]
+AndOrList = tuple[tuple[str, Pipeline], ...]
+"""Pipelines joined by ``&&``/``||``; the first connector is ``""``."""
 Program = tuple[AndOrList, ...]
+
+PIPE_CAPACITY: Final = 64 * 1024
+"""Bytes a pipe holds before its writer waits (a Linux pipe's default)."""
 
 
 class ShellIO:
@@ -77,6 +116,111 @@ CommandHandler = Callable[[list[str], ShellIO], Awaitable[int]]
 """A command: receives argv (``argv[0]`` is the name as typed) and returns the exit status."""
 
 
+Source = Callable[[], Awaitable[bytes]]
+"""Where a command's stdin comes from (``b""`` at end of input)."""
+Sink = Callable[[bytes], Awaitable[None]]
+"""Where a command's stdout or stderr goes."""
+
+
+class _StreamView(ShellIO):
+    """The streams of one command after its redirections, or of one pipeline stage.
+
+    It shares (or, for a pipeline stage, copies) the session's environment and forwards each
+    stream to a source or sink: the session's own streams, a :class:`_Pipe` end or /dev/null.
+    """
+
+    def __init__(self, env: dict[str, str], stdin: Source, stdout: Sink, stderr: Sink) -> None:
+        super().__init__()
+        self.env = env
+        self._source = stdin
+        self._stdout = stdout
+        self._stderr = stderr
+
+    async def read_stdin(self) -> bytes:
+        return await self._source()
+
+    async def _write(self, fd: int, data: bytes) -> None:
+        await (self._stdout if fd == 1 else self._stderr)(data)
+
+
+async def _eof() -> bytes:
+    return b""
+
+
+async def _discard(data: bytes) -> None:
+    return None
+
+
+def _redirected(base: ShellIO, redirects: tuple[Redirect, ...]) -> ShellIO:
+    """``base`` seen through ``redirects``, applied left to right (``>/dev/null 2>&1``)."""
+    source: Source = base.read_stdin
+    sinks: dict[int, Sink] = {1: base.out, 2: base.err}
+    for fd, src in redirects:
+        if fd == 0:
+            source = _eof
+        elif fd in sinks:
+            sinks[fd] = _discard if src == DEV_NULL else sinks[src]
+        # Other descriptors: nothing in the simulator reads or writes them.
+    return _StreamView(base.env, source, sinks[1], sinks[2])
+
+
+class _Pipe:
+    """A bounded byte pipe between two pipeline stages.
+
+    ``write`` waits while :data:`PIPE_CAPACITY` bytes are unread, so a producer never runs
+    ahead of its consumer by more than that. Writing after the reader has gone raises
+    :class:`asyncio.CancelledError` in the writer and marks the pipe ``broken``: the simulated
+    SIGPIPE.
+    """
+
+    def __init__(self, capacity: int = PIPE_CAPACITY) -> None:
+        self._buf = bytearray()
+        self._capacity = capacity
+        self._eof = False  # the writer is done
+        self.closed = False  # the reader is done
+        self.broken = False  # a write found the reader gone
+        self._readable = asyncio.Event()
+        self._writable = asyncio.Event()
+        self._writable.set()
+
+    async def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while True:
+            if self.closed:
+                self.broken = True
+                raise asyncio.CancelledError("broken pipe")
+            if not view:
+                return
+            room = self._capacity - len(self._buf)
+            if room <= 0:
+                self._writable.clear()
+                await self._writable.wait()
+                continue
+            self._buf += view[:room]
+            view = view[room:]
+            self._readable.set()
+
+    async def read(self) -> bytes:
+        while not self._buf:
+            if self._eof:
+                return b""
+            self._readable.clear()
+            await self._readable.wait()
+        data = bytes(self._buf)
+        self._buf.clear()
+        self._writable.set()
+        return data
+
+    def close_write(self) -> None:
+        self._eof = True
+        self._readable.set()
+
+    def close_read(self) -> None:
+        self.closed = True
+        self._buf.clear()
+        self._writable.set()
+
+
 class ShellSyntaxError(Exception):
     """The script cannot be parsed; the message is mksh-style text without the ``sh:`` prefix."""
 
@@ -112,6 +256,8 @@ _UNQUOTED = re.compile(
     + _param_re("u")
     + r"""
   | (?P<op>&&|\|\||;|\n)
+  | (?P<pipe>\|)
+  | (?P<redir><<|>>|>&|<&|<>|>\||>|<)
   | (?P<hash>\#)
   | (?P<dollar>\$)
   | (?P<bad>[\s\S])
@@ -146,35 +292,81 @@ def _unsupported(token: str) -> ShellSyntaxError:
 
 
 class _Parser:
-    """One pass over the script, building words, simple commands and and-or lists."""
+    """One pass over the script, building words, commands, pipelines and and-or lists."""
 
     def __init__(self, script: str) -> None:
         self.s = script
         self.program: list[AndOrList] = []
-        self.andor: list[tuple[str, SimpleCommand]] = []
-        self.connector = ""  # connector before the command being built
+        self.andor: list[tuple[str, Pipeline]] = []
+        self.connector = ""  # connector before the pipeline being built
+        self.pipeline: list[Command] = []
         self.words: list[Word] = []
+        self.redirects: list[Redirect] = []
+        self.pending: tuple[int, str] | None = None  # a redirection waiting for its target
         self.parts: list[Part] = []
         self.in_word = False
 
     def end_word(self) -> None:
         if self.in_word:
-            self.words.append(tuple(self.parts))
+            word = tuple(self.parts)
             self.parts = []
             self.in_word = False
+            if self.pending is None:
+                self.words.append(word)
+            else:
+                self.redirects.append(_redirect(*self.pending, word))
+                self.pending = None
+
+    def redirection(self, op: str) -> None:
+        """A redirection operator; its target is the next word (see :meth:`end_word`)."""
+        if op in ("<<", "<&", "<>"):
+            raise _unsupported(op)
+        if op == ">|":
+            op = ">"
+        fd = -1
+        text, kind = self.parts[0] if len(self.parts) == 1 else ("", _QUOTED)
+        if self.in_word and kind == _LIT and len(text) == 1 and text.isdigit():
+            fd = int(text)  # an IO number: `2>` (a digit word right before the operator)
+            self.parts = []
+            self.in_word = False
+        else:
+            self.end_word()
+        if self.pending is not None:
+            raise ShellSyntaxError(f"'{op}' unexpected")
+        self.pending = (fd if fd >= 0 else (0 if op == "<" else 1), op)
+
+    def end_simple(self, op: str) -> bool:
+        """Close the simple command being built; False if there was none."""
+        self.end_word()
+        if self.pending is not None:
+            raise ShellSyntaxError("newline unexpected" if op == "\n" else f"'{op}' unexpected")
+        if not self.words and not self.redirects:
+            return False
+        self.pipeline.append(Command(tuple(self.words), tuple(self.redirects)))
+        self.words = []
+        self.redirects = []
+        return True
 
     def end_command(self, op: str) -> None:
-        self.end_word()
+        have = self.end_simple(op)
+        if op == "|":
+            if not have:
+                raise ShellSyntaxError("'|' unexpected")
+            return
+        if not have and self.pipeline:  # `a |` then an operator, or the end of a line
+            if op == "\n":  # `a |` continues on the next line
+                return
+            raise ShellSyntaxError(f"'{op}' unexpected")
         if op in ("&&", "||"):
-            if not self.words:
+            if not have:
                 raise ShellSyntaxError(f"'{op}' unexpected")
-            self.andor.append((self.connector, tuple(self.words)))
-            self.words = []
+            self.andor.append((self.connector, tuple(self.pipeline)))
+            self.pipeline = []
             self.connector = op
             return
-        if self.words:
-            self.andor.append((self.connector, tuple(self.words)))
-            self.words = []
+        if have:
+            self.andor.append((self.connector, tuple(self.pipeline)))
+            self.pipeline = []
         elif self.connector:
             if op == "\n":  # `a &&` continues on the next line
                 return
@@ -207,8 +399,10 @@ class _Parser:
                     continue
                 self.parts.append((text or "\\", _QUOTED))
                 self.in_word = True
-            elif kind == "op":
+            elif kind in ("op", "pipe"):
                 self.end_command(m.group())
+            elif kind == "redir":
+                self.redirection(m.group())
             elif kind == "hash":
                 if self.in_word:
                     self.parts.append(("#", _LIT))
@@ -230,7 +424,7 @@ class _Parser:
                 self.parts.append((name, _VAR))
                 self.in_word = True
         self.end_command("\n")
-        if self.connector:
+        if self.connector or self.pipeline:
             raise ShellSyntaxError("unexpected end of input")
         return tuple(self.program)
 
@@ -267,6 +461,24 @@ class _Parser:
                 assert name is not None
                 self.parts.append((name, _QVAR))
         raise ShellSyntaxError("unterminated quoted string")
+
+
+def _redirect(fd: int, op: str, word: Word) -> Redirect:
+    """Check a redirection's target: only ``/dev/null`` and ``>&1``/``>&2`` are simulated."""
+    if any(kind not in (_LIT, _QUOTED) for _, kind in word):
+        raise ShellSyntaxError(f"'{op}' target must be a literal /dev/null in the simulated shell")
+    target = "".join(text for text, _ in word)
+    if op == ">&":
+        if fd in (1, 2) and target in ("1", "2"):
+            return fd, int(target)
+        raise ShellSyntaxError(
+            f"'{fd}>&{target}' not supported by the simulated shell (only 1>&2 and 2>&1)"
+        )
+    if target != "/dev/null":
+        raise ShellSyntaxError(
+            f"redirection to '{target}' not supported by the simulated shell (only /dev/null)"
+        )
+    return fd, DEV_NULL
 
 
 def parse(script: str) -> Program:
@@ -434,24 +646,81 @@ class Shell:
 
     async def _program(self, program: Program, session: _Session) -> None:
         for andor in program:
-            for connector, command in andor:
+            for connector, pipeline in andor:
                 if (connector == "&&" and session.status != 0) or (
                     connector == "||" and session.status == 0
                 ):
                     continue
-                session.status = await self._simple(command, session)
+                session.status = await self._pipeline(pipeline, session)
 
-    async def _simple(self, command: SimpleCommand, session: _Session) -> int:
+    async def _pipeline(self, pipeline: Pipeline, session: _Session) -> int:
+        """Run the stages concurrently; the status is the last stage's (no ``pipefail``)."""
+        if len(pipeline) == 1:
+            return await self._simple(pipeline[0], session)
         io = session.io
+        last = len(pipeline) - 1
+        pipes = [_Pipe() for _ in range(last)]
+        sigpipe = [False] * len(pipeline)
+        tasks: list[asyncio.Task[int]] = []
+
+        async def stage(i: int) -> int:
+            view = _StreamView(
+                dict(io.env),  # a subshell: assignments and exports stay in the stage
+                io.read_stdin if i == 0 else pipes[i - 1].read,
+                io.out if i == last else pipes[i].write,
+                io.err,
+            )
+            sub = _Session(view)
+            sub.status = session.status
+            try:
+                return await self._simple(pipeline[i], sub)
+            except _Exit as e:
+                return e.status
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                ours = int(sigpipe[i])  # the cancel request we made, if any
+                killed = sigpipe[i] or (i < last and pipes[i].broken)
+                if not killed or (task is not None and task.cancelling() > ours):
+                    raise  # the whole session is being cancelled
+                if task is not None and ours:
+                    task.uncancel()
+                return 141  # 128 + SIGPIPE, silently
+            finally:
+                if i < last:
+                    pipes[i].close_write()  # the next stage reads end of input
+                if i > 0:
+                    pipes[i - 1].close_read()
+                    upstream = tasks[i - 1]
+                    if not upstream.done() and not sigpipe[i - 1]:
+                        sigpipe[i - 1] = True  # its next write would get SIGPIPE: stop it now
+                        upstream.cancel()
+
+        tasks.extend(asyncio.create_task(stage(i)) for i in range(len(pipeline)))
+        try:
+            statuses = await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        return statuses[-1]
+
+    async def _simple(self, command: Command, session: _Session) -> int:
+        outer = session
+        if command.redirects:
+            session = _Session(_redirected(session.io, command.redirects))
+            session.status = outer.status
+        io = session.io
+        words = command.words
         assignments: list[tuple[str, str]] = []
         i = 0
-        while i < len(command) and (a := session.assignment(command[i])) is not None:
+        while i < len(words) and (a := session.assignment(words[i])) is not None:
             assignments.append(a)
             i += 1
-        head = session.expand(command[i]) if i < len(command) else []
+        head = session.expand(words[i]) if i < len(words) else []
         if head[:1] == ["export"]:
-            return await self._export(head[1:], command[i + 1 :], session)
-        argv = head + [f for w in command[i + 1 :] for f in session.expand(w)]
+            return await self._export(head[1:], words[i + 1 :], session)
+        argv = head + [f for w in words[i + 1 :] for f in session.expand(w)]
         if not argv:
             io.env.update(assignments)
             return 0
@@ -462,6 +731,7 @@ class Shell:
             argv = argv[1:]
             if not argv:
                 io.env.update(assignments)
+                outer.io = io  # `exec 2>/dev/null`: the redirections stay for the session
                 return 0
         saved = {name: io.env.get(name) for name, _ in assignments}
         io.env.update(assignments)
@@ -504,7 +774,7 @@ class Shell:
             await session.io.err(f"{SH}: exit: {argv[1]}: bad number\n")
             return 1
 
-    async def _export(self, args: list[str], words: SimpleCommand, session: _Session) -> int:
+    async def _export(self, args: list[str], words: tuple[Word, ...], session: _Session) -> int:
         io = session.io
         if not args and not words:
             for name in sorted(io.env):

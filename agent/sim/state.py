@@ -7,6 +7,17 @@ this state in each Android version's format or call these methods; scenarios cal
 methods, so a scripted "app grants itself the microphone" and an operator's ``pm revoke`` go
 through one code path.
 
+From Android 10 the state also plays PermissionPolicyService: every change of a runtime grant
+(install, ``grant``, ``revoke``, flag changes) re-derives the uid-scope app-op mode of that
+permission (granted: default ``allow``, or ``foreground`` for location or body sensors without
+their background permission; not granted: ``ignore``), and removing an app's uid drops its
+modes, so ``dumpsys appops`` shows what a real phone shows. The small permission -> op table
+this needs (:data:`RUNTIME_PERMISSION_OPS`) lives here rather than being injected from
+:mod:`agent.sim.android.appops`: the state must mirror grants no matter who built it (profiles,
+scenarios, tests, ``SimDevice``), and the state layer must not import the command families.
+``tests/test_sim_permission_ops.py`` checks the table against the op catalogue and the package
+manager's runtime-permission table, so the copies cannot drift apart.
+
 Times are milliseconds of wall-clock time (``time.time() * 1000`` plus a settable offset, so a
 clock jump is one assignment); elapsed-realtime (uptime since boot) is derived from the boot
 time, as on a phone.
@@ -23,7 +34,9 @@ from typing import Literal
 
 __all__ = [
     "APP_ID_START",
+    "MIRROR_SINCE",
     "PER_USER_RANGE",
+    "RUNTIME_PERMISSION_OPS",
     "Access",
     "ActiveAdmin",
     "Build",
@@ -39,6 +52,7 @@ __all__ = [
     "Process",
     "Recording",
     "User",
+    "permission_op",
 ]
 
 PER_USER_RANGE = 100_000
@@ -46,6 +60,86 @@ APP_ID_START = 10_000
 
 Mode = Literal["allow", "ignore", "deny", "default", "foreground"]
 UidState = Literal["pers", "top", "fgsvc", "fg", "bg", "cch"]
+
+MIRROR_SINCE = 29
+"""Android 10 (Q): PermissionPolicyService starts keeping runtime-permission ops in step."""
+
+_P = "android.permission."
+
+RUNTIME_PERMISSION_OPS: dict[str, tuple[str, int]] = {
+    # permission -> (op it is mirrored into, first SDK where it is a runtime permission).
+    # AppOpsManager.permissionToOp for the runtime permissions that have an op; every such op
+    # defaults to MODE_ALLOWED (asserted by the tests), which setUidMode stores as "no uid mode".
+    _P + "ACCESS_COARSE_LOCATION": ("COARSE_LOCATION", 23),
+    _P + "ACCESS_FINE_LOCATION": ("FINE_LOCATION", 23),
+    _P + "READ_CONTACTS": ("READ_CONTACTS", 23),
+    _P + "WRITE_CONTACTS": ("WRITE_CONTACTS", 23),
+    _P + "GET_ACCOUNTS": ("GET_ACCOUNTS", 23),
+    _P + "READ_CALL_LOG": ("READ_CALL_LOG", 23),
+    _P + "WRITE_CALL_LOG": ("WRITE_CALL_LOG", 23),
+    _P + "PROCESS_OUTGOING_CALLS": ("PROCESS_OUTGOING_CALLS", 23),
+    _P + "READ_CALENDAR": ("READ_CALENDAR", 23),
+    _P + "WRITE_CALENDAR": ("WRITE_CALENDAR", 23),
+    _P + "CALL_PHONE": ("CALL_PHONE", 23),
+    _P + "READ_PHONE_STATE": ("READ_PHONE_STATE", 23),
+    _P + "READ_PHONE_NUMBERS": ("READ_PHONE_NUMBERS", 26),
+    _P + "ANSWER_PHONE_CALLS": ("ANSWER_PHONE_CALLS", 26),
+    _P + "USE_SIP": ("USE_SIP", 23),
+    _P + "ACCEPT_HANDOVER": ("ACCEPT_HANDOVER", 28),
+    _P + "READ_SMS": ("READ_SMS", 23),
+    _P + "RECEIVE_SMS": ("RECEIVE_SMS", 23),
+    _P + "RECEIVE_MMS": ("RECEIVE_MMS", 23),
+    _P + "RECEIVE_WAP_PUSH": ("RECEIVE_WAP_PUSH", 23),
+    _P + "SEND_SMS": ("SEND_SMS", 23),
+    _P + "CAMERA": ("CAMERA", 23),
+    _P + "RECORD_AUDIO": ("RECORD_AUDIO", 23),
+    _P + "BODY_SENSORS": ("BODY_SENSORS", 23),
+    _P + "READ_EXTERNAL_STORAGE": ("READ_EXTERNAL_STORAGE", 23),
+    _P + "WRITE_EXTERNAL_STORAGE": ("WRITE_EXTERNAL_STORAGE", 23),
+    _P + "ACTIVITY_RECOGNITION": ("ACTIVITY_RECOGNITION", 29),
+    _P + "ACCESS_MEDIA_LOCATION": ("ACCESS_MEDIA_LOCATION", 29),
+    _P + "BLUETOOTH_SCAN": ("BLUETOOTH_SCAN", 31),
+    _P + "BLUETOOTH_CONNECT": ("BLUETOOTH_CONNECT", 31),
+    _P + "BLUETOOTH_ADVERTISE": ("BLUETOOTH_ADVERTISE", 31),
+    _P + "UWB_RANGING": ("UWB_RANGING", 31),
+    _P + "NEARBY_WIFI_DEVICES": ("NEARBY_WIFI_DEVICES", 33),
+    _P + "POST_NOTIFICATIONS": ("POST_NOTIFICATION", 33),
+    _P + "READ_MEDIA_AUDIO": ("READ_MEDIA_AUDIO", 33),
+    _P + "READ_MEDIA_VIDEO": ("READ_MEDIA_VIDEO", 33),
+    _P + "READ_MEDIA_IMAGES": ("READ_MEDIA_IMAGES", 33),
+    _P + "READ_MEDIA_VISUAL_USER_SELECTED": ("READ_MEDIA_VISUAL_USER_SELECTED", 34),
+}
+"""Runtime permissions and the app-op each one's grant is mirrored into from Android 10."""
+
+_SWITCHED: dict[str, tuple[str, int]] = {"FINE_LOCATION": ("COARSE_LOCATION", 30)}
+"""op -> (switch op, last SDK it applies): setUidMode stores a mode on the switch op."""
+
+_BACKGROUND: dict[str, tuple[str, int]] = {
+    # PermissionInfo.backgroundPermission: granted without it, the op is only "foreground".
+    _P + "ACCESS_COARSE_LOCATION": (_P + "ACCESS_BACKGROUND_LOCATION", 29),
+    _P + "ACCESS_FINE_LOCATION": (_P + "ACCESS_BACKGROUND_LOCATION", 29),
+    _P + "BODY_SENSORS": (_P + "BODY_SENSORS_BACKGROUND", 33),
+}
+
+
+def permission_op(permission: str, sdk: int) -> str | None:
+    """The op whose uid mode mirrors ``permission``'s grant on ``sdk``, or None if none does.
+
+    That is the permission's op, or the op switching it (``FINE_LOCATION`` is switched by
+    ``COARSE_LOCATION`` up to Android 11): ``setUidMode`` stores modes on the switch op.
+    """
+    entry = RUNTIME_PERMISSION_OPS.get(permission)
+    if sdk < MIRROR_SINCE or entry is None or entry[1] > sdk:
+        return None
+    switched = _SWITCHED.get(entry[0])
+    return switched[0] if switched is not None and sdk <= switched[1] else entry[0]
+
+
+_NOT_MIRRORED_FLAGS = frozenset({"REVOKED_COMPAT", "REVOKE_ON_UPGRADE"})
+"""A granted permission with one of these (a legacy app's revoke) has its op ignored."""
+
+_MODE_RANK: dict[Mode, int] = {"allow": 2, "foreground": 1, "ignore": 0}
+"""Two permissions on one switch op: the synchroniser keeps the most permissive mode."""
 
 
 @dataclass
@@ -457,6 +551,8 @@ class DeviceState:
                 ps.granted = True
                 ps.flags |= set(grant_flags)
         self.packages[pkg.name] = pkg
+        for user in users:
+            self.sync_permission_ops(pkg.name, user)
         self._bump(pkg.name)
         return pkg
 
@@ -465,19 +561,24 @@ class DeviceState:
         pkg = self.packages[name]
         for pid in [p.pid for p in self.processes.values() if p.package == name]:
             self.kill(pid, "uninstall")
+        removed: list[int] = []  # users whose copy of the app (and its data) is gone
         if user is None or (pkg.system and not pkg.updated_system):
             targets = list(pkg.users) if user is None else [user]
             for u in targets:
                 pkg.users[u].installed = False
             if user is None and not pkg.system:
                 del self.packages[name]
+                removed = targets
         else:
             pkg.users[user].installed = False
             if not keep_data:
                 pkg.users[user].permissions.clear()
+                removed = [user]
             gone_everywhere = not any(s.installed for s in pkg.users.values())
             if gone_everywhere and not pkg.system and not keep_data:
                 del self.packages[name]
+        for u in removed:
+            self._uid_removed(pkg, u)
         self._bump(name)
 
     def set_enabled(self, name: str, user: int, state: int) -> None:
@@ -492,6 +593,7 @@ class DeviceState:
         pkg = self.packages[name]
         state = pkg.users.setdefault(user, PackageUser(first_install_ms=self.now_ms()))
         state.installed = True
+        self.sync_permission_ops(name, user)
         self._bump(name)
 
     def uninstall_updates(self, name: str) -> None:
@@ -520,11 +622,13 @@ class DeviceState:
         ps = self.permission(name, user, perm)
         ps.granted = True
         ps.flags |= set(flags)
+        self.sync_permission_ops(name, user)
 
     def revoke(self, name: str, user: int, perm: str) -> None:
         """Revoke; like Android, the app's processes for that user are killed."""
         ps = self.permission(name, user, perm)
         ps.granted = False
+        self.sync_permission_ops(name, user)
         uid = self.packages[name].uid(user)
         for pid in [p.pid for p in self.processes.values() if p.uid == uid]:
             self.kill(pid, f"permissions revoked: {perm}")
@@ -542,6 +646,83 @@ class DeviceState:
         ps = self.permission(name, user, perm)
         ps.flags -= set(remove)
         ps.flags |= set(add)
+        self.sync_permission_ops(name, user)  # REVIEW_REQUIRED / REVOKED_COMPAT matter
+
+    def _uid_members(self, pkg: Package, user: int) -> list[Package]:
+        """The packages installed for ``user`` that share ``pkg``'s uid (just ``pkg`` unless it
+        declares a shared user id, as the package commands count them)."""
+        if not pkg.shared_user:
+            members = [pkg]
+        else:
+            members = [p for p in self.packages.values() if p.app_id == pkg.app_id]
+        return [p for p in members if (pu := p.users.get(user)) is not None and pu.installed]
+
+    def sync_permission_ops(self, name: str, user: int) -> None:
+        """PermissionPolicyService's ``synchronizePackagePermissionsAndAppOpsForUser``.
+
+        From Android 10, for every runtime permission the uid's packages request: granted (and
+        not revoked-compat) -> the op's switch op gets uid mode ``allow`` (``foreground`` when the
+        permission has a background permission that is not granted), otherwise ``ignore``; a
+        permission awaiting review is left alone. Two permissions on one switch op keep the most
+        permissive mode. ``allow`` is the default of every such op, and setUidMode stores a
+        default as "no uid mode"; when a package mode would still override it, that package mode
+        is reset, as the synchroniser's ``setUidMode`` does. Nothing happens before Android 10.
+        """
+        sdk = self.build.sdk
+        pkg = self.packages.get(name)
+        if sdk < MIRROR_SINCE or pkg is None:
+            return
+        uid = pkg.uid(user)
+        if uid in (0, 1000):  # root and system_server always pass; their ops are left alone
+            return
+        members = self._uid_members(pkg, user)
+        if not members:
+            return
+
+        def granted(perm: str) -> bool:
+            for m in members:
+                ps = m.users[user].permissions.get(perm)
+                if ps is not None and ps.granted and not ps.flags & _NOT_MIRRORED_FLAGS:
+                    return True
+            return False
+
+        wanted: dict[str, tuple[Mode, list[Package]]] = {}
+        for m in members:
+            pu = m.users[user]
+            for perm in dict.fromkeys([*m.requested, *pu.permissions]):
+                op = permission_op(perm, sdk)
+                if op is None:
+                    continue
+                ps = pu.permissions.get(perm)
+                if ps is not None and "REVIEW_REQUIRED" in ps.flags:
+                    continue
+                mode: Mode = "ignore"
+                if granted(perm):
+                    mode = "allow"
+                    background = _BACKGROUND.get(perm)
+                    if background is not None and background[1] <= sdk:
+                        mode = "allow" if granted(background[0]) else "foreground"
+                have = wanted.get(op)
+                if have is None or _MODE_RANK[mode] > _MODE_RANK[have[0]]:
+                    wanted[op] = (mode, [m])
+                elif mode == have[0] and m not in have[1]:
+                    have[1].append(m)
+        for op, (mode, granting) in wanted.items():
+            current = self.uid_ops.get(uid, {}).get(op)
+            if mode == "allow":
+                if current is not None:
+                    current.mode = "default"
+                for member in granting:
+                    package_op = member.users[user].ops.get(op)
+                    if package_op is not None and package_op.mode not in ("default", "allow"):
+                        package_op.mode = "default"  # it would still override the uid's allow
+            elif current is None or current.mode != mode:
+                self.uid_op(uid, op).mode = mode
+
+    def _uid_removed(self, pkg: Package, user: int) -> None:
+        """AppOpsService.uidRemoved: the last package of a uid is gone with its data."""
+        if not self._uid_members(pkg, user):
+            self.uid_ops.pop(pkg.uid(user), None)
 
     def op(self, name: str, user: int, op: str) -> OpState:
         """The per-package op record (created in ``default`` mode when absent)."""

@@ -4,12 +4,13 @@ Each family module has ``install(reg: Registry) -> None`` and adds its handlers:
 (``logcat``), ``dumpsys`` services (``dumpsys package``) and ``cmd`` services (``cmd appops``;
 ``pm``, ``appops`` and ``am`` are the same services under their old names). Handlers read and
 change :class:`~agent.sim.state.DeviceState` and print exactly what the simulated Android
-version prints (``reg.state.build.sdk`` picks the format).
+version prints (``reg.state.build.sdk`` picks the format). The toybox family (``grep``,
+``md5sum``, ``head`` ...) reads the phone's files from ``reg.files`` rather than the state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from agent.sim.shell import ShellIO
 from agent.sim.state import DeviceState
@@ -21,8 +22,10 @@ ServiceHandler = Callable[[list[str], ShellIO], Awaitable[int]]
 class Registry:
     """Where command families put their handlers; the device assembles a shell from it."""
 
-    def __init__(self, state: DeviceState) -> None:
+    def __init__(self, state: DeviceState, files: Mapping[str, bytes] | None = None) -> None:
         self.state = state
+        self.files: Mapping[str, bytes] = files if files is not None else {}
+        """The phone's files by absolute path (what ``cat`` and ``md5sum FILE`` read)."""
         self.commands: dict[str, ServiceHandler] = {}
         """Plain commands; handlers get the arguments after the command name."""
         self.dumpsys: dict[str, ServiceHandler] = {}
