@@ -12,22 +12,25 @@ their warnings are kept in the snapshot.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TypeVar
 
-from agent.adb import AdbError, DeviceLink, InvalidArgument, Package, ShellResult, UserId
+from agent.adb import AdbError, DeviceLink, InvalidArgument, Package, Script, ShellResult, UserId
 from agent.labels import LabelCache
 from agent.model import (
     AppOpsDump,
     DevicePolicy,
     DeviceProps,
     PackageDump,
+    PackageInfo,
     Parsed,
     PowerState,
     User,
+    app_id_of,
 )
 from agent.parsers.appops import parse_dumpsys_appops
 from agent.parsers.launcher import parse_launcher_activities
@@ -48,6 +51,25 @@ LAUNCHER_QUERY = [
 ]
 # dumpsys gives each service 10 s by default; a full package dump on a slow phone needs more.
 DUMPSYS_TIMEOUT = "60"
+SWEEP_EVERY = 60
+"""On Android 9 (no grants mirrored into app ops) re-read every package this often (cycles)."""
+
+# The steady-state probe: one command line, each answer small or hashed on the phone. The
+# op-mode digest keeps only uid/package headers and mode lines, so accesses (which change
+# all the time) do not move it; from Android 10 runtime grants are mirrored into those modes.
+_OPS_DIGEST = (
+    "echo @@tg-{n}:ops; dumpsys appops | "
+    "grep -E '^  Uid |^    Package |: mode=|^      [A-Z_0-9]+ \\(' | md5sum"
+)
+_POLICY_DIGEST = "echo @@tg-{n}:policy; dumpsys device_policy | md5sum; "
+_BASELINE = "echo @@tg-{n}:boot; getprop ro.runtime.firstboot; " + _POLICY_DIGEST + _OPS_DIGEST
+_PROBE = (
+    "echo @@tg-{n}:boot; getprop ro.runtime.firstboot; "
+    "echo @@tg-{n}:changes; dumpsys package changes; "
+    "echo @@tg-{n}:power; dumpsys power | grep -E 'mWakefulness=|Display Power: state='; "
+    + _POLICY_DIGEST
+    + _OPS_DIGEST
+)
 
 
 @dataclass
@@ -125,6 +147,13 @@ class Collector:
         """
         self.meter = CostMeter()
         self.warnings = []
+        # Boot id and op-mode digest first: a change made while the dumps are read then shows
+        # as a moved digest in the next cycle instead of being lost.
+        nonce = secrets.token_hex(4)
+        marks = _split_marked(self.run(Script(_BASELINE.format(n=nonce))).stdout, nonce)
+        boot = marks.get("boot", "").strip() or None
+        ops_digest = _digest(marks.get("ops"))
+        policy_digest = _digest(marks.get("policy"))
         self._step("build properties")
         props = self._parse("getprop", parse_getprop, self.run(["getprop"]).stdout)
         self._step("users")
@@ -159,6 +188,10 @@ class Collector:
             policy=policy,
             power=power,
             labels=MappingProxyType(labels),
+            boot_id=boot,
+            ops_digest=ops_digest,
+            policy_digest=policy_digest,
+            sweeps_due=SWEEP_EVERY,
             warnings=tuple(self.warnings),
             cost=self.meter.freeze(),
         )
@@ -215,6 +248,152 @@ class Collector:
         return self._parse(
             f"launcher entries of user {user}", parse_launcher_activities, result.stdout
         )
+
+    # ---------------------------------------------------------------- steady state
+    def cycle(self, prev: Snapshot) -> Snapshot:
+        """A cheap re-read: one round trip of small, device-filtered answers, then targeted
+        reads of only what moved.
+
+        The probe (``_PROBE``) asks, in one command line: the boot time (a reboot means a full
+        read), the Package Changes list, the screen state, and an MD5 taken *on the phone* of
+        the app-op mode lines (from Android 10 the runtime permissions are mirrored there, so a
+        grant or revoke moves it too). Then: ``dumpsys package PKG`` for each package that
+        changed, the full app-ops dump only if its digest moved (and the package dump of the
+        apps whose uid modes moved, for the permission flags), and on Android 9 a periodic
+        full package read (it mirrors no grants into app ops).
+        """
+        self.meter = CostMeter()
+        self.warnings = []
+        nonce = secrets.token_hex(4)
+        sections = _split_marked(self.run(Script(_PROBE.format(n=nonce))).stdout, nonce)
+        boot = sections.get("boot", "").strip()
+        if boot != prev.boot_id and prev.boot_id is not None:
+            return self.full([u.id for u in prev.users])
+        changes: PackageDump = self._parse(
+            "dumpsys package changes", parse_dumpsys_package, sections.get("changes", "")
+        )
+        power: PowerState = self._parse("dumpsys power", parse_power, sections.get("power", ""))
+        ops_digest = _digest(sections.get("ops"))
+        policy_digest = _digest(sections.get("policy"))
+        policy = prev.policy
+        if policy_digest != prev.policy_digest:
+            policy = self._parse(
+                "dumpsys device_policy", parse_device_policy, self._dumpsys("device_policy")
+            )
+        packages = {p.name: p for p in prev.packages.packages}
+        moved = {
+            c.package
+            for c in changes.changes
+            if prev.packages.change_sequence is None
+            or changes.change_sequence is None
+            or changes.change_sequence < prev.packages.change_sequence
+            or c.seq >= prev.packages.change_sequence
+        }
+        appops = prev.appops
+        if ops_digest != prev.ops_digest:
+            appops = self._parse("dumpsys appops", parse_dumpsys_appops, self._dumpsys("appops"))
+            moved |= _uid_mode_movers(prev, appops)
+        sweep = prev.sweeps_due <= 1 and (prev.props.sdk or 0) < 29
+        dex = dict(prev.packages.secondary_dex)
+        if sweep:
+            dump = self._parse("dumpsys package", parse_dumpsys_package, self._dumpsys("package"))
+            packages = {p.name: p for p in dump.packages}
+            dex = dict(dump.secondary_dex)
+            moved = set()
+        launcher = dict(prev.launcher)
+        for name in sorted(moved):
+            self._refresh_package(name, packages, dex)
+        if moved:
+            for user in launcher:
+                launcher[user] = self._launcher(user)
+        return replace(
+            prev,
+            taken_at=time.time(),
+            packages=replace(
+                prev.packages,
+                packages=tuple(packages.values()),
+                change_sequence=changes.change_sequence,
+                changes=changes.changes,
+                secondary_dex=MappingProxyType({k: v for k, v in dex.items() if v}),
+            ),
+            appops=appops,
+            launcher=MappingProxyType(launcher),
+            power=power,
+            policy=policy,
+            ops_digest=ops_digest,
+            policy_digest=policy_digest,
+            sweeps_due=SWEEP_EVERY if sweep else max(prev.sweeps_due - 1, 1),
+            warnings=tuple(self.warnings),
+            cost=self.meter.freeze(),
+        )
+
+    def _refresh_package(
+        self, name: str, packages: dict[str, PackageInfo], dex: dict[str, tuple[str, ...]]
+    ) -> None:
+        try:
+            argv = ["dumpsys", "package", Package(name)]
+        except InvalidArgument:
+            self.warnings.append(f"not a valid package name, skipped: {name[:80]!r}")
+            return
+        parsed = parse_dumpsys_package(self.run(argv).stdout)
+        if parsed.error and parsed.error.startswith("Unable to find package"):
+            packages.pop(name, None)  # it was removed: the expected answer, not a problem
+            dex.pop(name, None)
+            return
+        dump: PackageDump = self._parse(f"dumpsys package {name}", lambda _: parsed, "")
+        found = next((p for p in dump.packages if p.name == name), None)
+        if found is None:
+            packages.pop(name, None)
+            dex.pop(name, None)
+        else:
+            packages[name] = found
+            dex[name] = dump.secondary_dex.get(name, ())
+
+
+def _digest(section: str | None) -> str | None:
+    """The hex digest of an ``md5sum`` answer (``<hex>  -``), or None if it did not run."""
+    word = (section or "").strip().split(" ", 1)[0]
+    return word if len(word) == 32 and all(c in "0123456789abcdef" for c in word) else None
+
+
+def _split_marked(text: str, nonce: str) -> dict[str, str]:
+    """Split the probe's output at its ``@@tg-NONCE:name`` lines.
+
+    The nonce is fresh per probe, so no app-controlled text in a dump (a versionName with a
+    newline, say) can forge a section boundary.
+    """
+    marker = f"@@tg-{nonce}:"
+    out: dict[str, str] = {}
+    name: str | None = None
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if line.startswith(marker):
+            if name is not None:
+                out[name] = "\n".join(lines)
+            name, lines = line[len(marker) :].strip(), []
+        elif name is not None:
+            lines.append(line)
+    if name is not None:
+        out[name] = "\n".join(lines)
+    return out
+
+
+def _uid_mode_movers(prev: Snapshot, appops: AppOpsDump) -> set[str]:
+    """Packages whose uid-scope op modes differ between the two dumps."""
+    before = {b.uid: dict(b.modes) for b in prev.appops.uids}
+    after = {b.uid: dict(b.modes) for b in appops.uids}
+    moved_uids = {
+        uid for uid in before.keys() | after.keys() if before.get(uid, {}) != after.get(uid, {})
+    }
+    names: set[str] = set()
+    for block in (*prev.appops.uids, *appops.uids):
+        if block.uid in moved_uids:
+            names.update(block.packages)
+    by_app_id = {app_id_of(uid) for uid in moved_uids}
+    for pkg in prev.packages.packages:
+        if pkg.uid is not None and app_id_of(pkg.uid) in by_app_id:
+            names.add(pkg.name)
+    return names
 
 
 def read_props(link: DeviceLink) -> DeviceProps:

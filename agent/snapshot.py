@@ -48,6 +48,14 @@ class Snapshot:
     power: PowerState = field(default_factory=lambda: PowerState(screen_on=None))
     labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """Package -> label, for the packages whose label was read (labels are optional)."""
+    boot_id: str | None = None
+    """``ro.runtime.firstboot``: changes at every boot (the Package Changes list resets)."""
+    ops_digest: str | None = None
+    """MD5 of the app-op mode lines, taken on the phone by the steady-state probe."""
+    policy_digest: str | None = None
+    """MD5 of ``dumpsys device_policy`` (device admins change rarely; re-read when it moves)."""
+    sweeps_due: int = 1
+    """Cycles until the next full package read on phones that mirror no grants (Android 9)."""
     warnings: tuple[str, ...] = ()
     """Human-readable parse warnings and partial-read errors (nothing is dropped silently)."""
     cost: ScanCost = field(default_factory=ScanCost)

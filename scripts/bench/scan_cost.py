@@ -50,6 +50,7 @@ def main() -> int:
         return 2
 
     rows = []
+    cycles: list[tuple[str, float, float, float]] = []
     with SimHost() as host, PrivateAdbServer(args.adb) as server:
         client = server.client()
         stock = adbutils.AdbClient(host="127.0.0.1", port=server.port)
@@ -77,6 +78,20 @@ def main() -> int:
                 peer_cpu.append(time.process_time() - cpu)
                 peer_wall.append(time.perf_counter() - wall)
             assert snap is not None
+            collector = Collector(client.link(device.serial))
+            current = collector.full()
+            quiet = []
+            for _ in range(args.repeat):
+                current = collector.cycle(current)
+                quiet.append(current.cost)
+            cycles.append(
+                (
+                    f"{name} (API {state.build.sdk})",
+                    statistics.median(c.round_trips for c in quiet),
+                    statistics.median(c.bytes_in for c in quiet),
+                    statistics.median(c.seconds for c in quiet),
+                )
+            )
             rows.append(
                 (
                     f"{name} (API {state.build.sdk})",
@@ -104,6 +119,17 @@ def main() -> int:
     )
     print(
         "note: the peer parses less (MVT reads no per-user state, launcher entries, policy or screen)"
+    )
+    print(f"\nquiet steady-state cycle (nothing changed), median of {args.repeat}")
+    print(f"{'phone':26} {'trips':>5} {'bytes':>7} {'wall ms':>8}   vs full scan")
+    for (name, trips, nbytes, secs), r in zip(cycles, rows, strict=True):
+        print(
+            f"{name:26} {trips:5.0f} {nbytes:7.0f} {secs * 1000:8.2f}   {r[3] / max(nbytes, 1):.0f}x fewer bytes"
+        )
+    worst_bytes = max(c[2] for c in cycles)
+    worst_trips = max(c[1] for c in cycles)
+    print(
+        f"target: <= 8 KB and a handful of round trips per quiet cycle: worst {worst_bytes:.0f} bytes, {worst_trips:.0f} trips -> {'met' if worst_bytes <= 8192 and worst_trips <= 5 else 'MISSED'}"
     )
     return 0
 
