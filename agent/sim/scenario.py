@@ -172,6 +172,8 @@ class Scenario:
     summary: str
     steps: tuple[Step, ...]
     expect: tuple[Expectation, ...]
+    setup: tuple[Step, ...] = ()
+    """Applied before the guard's first look: the phone's state when the story begins."""
     regulation: tuple[str, ...] = ()
     needs_work_profile: bool = False
     no_findings: bool = False
@@ -225,6 +227,7 @@ def _parse(text: str, source: str) -> Scenario:
         "name",
         "summary",
         "regulation",
+        "setup",
         "steps",
         "expect",
         "work_profile",
@@ -236,6 +239,9 @@ def _parse(text: str, source: str) -> Scenario:
         if key not in doc:
             raise ScenarioError(f"{source}: missing {key!r}")
     steps = tuple(_step(raw, f"{source}: step {i + 1}") for i, raw in enumerate(doc["steps"]))
+    setup = tuple(
+        _step(raw, f"{source}: setup step {i + 1}") for i, raw in enumerate(doc.get("setup") or [])
+    )
     expect = tuple(
         _expectation(raw, f"{source}: expectation {i + 1}")
         for i, raw in enumerate(doc.get("expect") or [])
@@ -247,6 +253,7 @@ def _parse(text: str, source: str) -> Scenario:
         name=str(doc["name"]),
         summary=str(doc["summary"]).strip(),
         steps=steps,
+        setup=setup,
         expect=expect,
         regulation=tuple(str(r) for r in doc.get("regulation") or ()),
         needs_work_profile=bool(doc.get("work_profile", False)),
@@ -290,8 +297,10 @@ def _expectation(raw: Any, where: str) -> Expectation:
     if raw["event"] not in EXPECTED_EVENTS:
         raise ScenarioError(f"{where}: unknown event {raw['event']!r}")
     finding = raw.get("finding")
-    if finding is not None and finding not in FINDINGS:
-        raise ScenarioError(f"{where}: unknown finding {finding!r}")
+    wanted = finding if isinstance(finding, list) else [] if finding is None else [finding]
+    unknown = [f for f in wanted if f not in FINDINGS]
+    if unknown:
+        raise ScenarioError(f"{where}: unknown finding {unknown!r}")
     consent = raw.get("consent")
     if consent is not None and consent not in (
         "none",
@@ -370,7 +379,7 @@ def apply_step(state: DeviceState, step: Step) -> None:
     elif act == "revoke":
         state.revoke(name, user, _perm(a["permission"]))
     elif act == "set_flags":
-        state.permission(name, user, _perm(a["permission"])).flags |= set(a["flags"])
+        state.update_permission_flags(name, user, _perm(a["permission"]), add=a["flags"])
     elif act == "set_mode":
         if a.get("scope", "package") == "uid":
             state.uid_op(state.packages[name].uid(user), str(a["op"])).mode = a["mode"]
@@ -501,6 +510,8 @@ async def run_scenario(device: SimDevice, scenario: Scenario, *, speed: float = 
         for n in range(step.count):
             timeline.append((step.at + n * (step.every or 0), order, step))
     timeline.sort(key=lambda t: (t[0], t[1]))
+    for step in scenario.setup:
+        apply_step(device.state, step)
     pending: list[asyncio.Task[None]] = []
     for at, _, step in timeline:
         delay = start + at / speed - loop.time()
