@@ -14,6 +14,8 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from enum import IntEnum
+from pathlib import Path
+from typing import Any
 
 from agent import __version__
 from agent.adb import AdbClient, AdbError
@@ -28,6 +30,7 @@ class ExitCode(IntEnum):
     FINDINGS = 1
     USAGE = 2
     DEVICE = 3
+    STORE = 4
     INTERRUPTED = 130
 
 
@@ -82,6 +85,116 @@ def cmd_scan(args: argparse.Namespace) -> int:
         labels=LabelCache(cache_dir() / "labels"),
         fetch_labels=args.labels,
     )
+
+
+def _since(text: str | None) -> float | None:
+    """``30s``, ``15m``, ``2h``, ``7d`` ago, or an epoch time; None for no bound."""
+    if not text:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if text[-1] in units:
+            return time.time() - float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise SystemExit(f"tetherguard: not a duration: {text!r} (use 30s, 15m, 2h, 7d)") from None
+
+
+def _event_line(event: Any) -> str:
+    stamp = time.strftime("%H:%M:%S", time.localtime(event.ts))
+    detail = ", ".join(
+        f"{k}={v}" for k, v in event.detail.items() if k not in ("event",) and v not in (None, [])
+    )
+    who = f"{event.package or '-'}" + (f" (user {event.user})" if event.user is not None else "")
+    mark = "!" if event.finding else " "
+    return printable(
+        f"{stamp} {mark} {event.serial}  {event.kind:<22} {who}  consent={event.consent.value}"
+        f" severity={event.severity.value}  {detail}",
+        400,
+    )
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from agent.engine import Engine
+    from agent.labels import LabelCache
+    from agent.paths import cache_dir
+    from agent.store import Store
+
+    found_findings = False
+    with Store.open(args.store) as store:
+        engine = Engine(
+            AdbClient(),
+            store,
+            interval=args.interval,
+            serials=args.serial or None,
+            labels=LabelCache(cache_dir() / "labels"),
+        )
+
+        def show(event: Any) -> None:
+            nonlocal found_findings
+            found_findings = found_findings or event.finding
+            print(event.to_json() if args.jsonl else _event_line(event), flush=True)
+
+        engine.subscribe(show)
+        if args.once:
+            engine.once()
+        else:
+            engine.start()
+            if not args.jsonl:
+                print("watching; Ctrl-C stops", file=sys.stderr)
+            try:
+                if args.duration is not None:
+                    time.sleep(args.duration)
+                else:
+                    while True:
+                        time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+            finally:
+                engine.stop()
+        for problem in engine.errors:
+            print(f"tetherguard: {printable(problem)}", file=sys.stderr)
+    if engine.errors and args.once:
+        return ExitCode.DEVICE
+    return ExitCode.FINDINGS if found_findings else ExitCode.OK
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from agent.store import Store
+
+    with Store.open(args.store) as store:
+        for event in store.events(
+            since=_since(args.since),
+            serial=args.serial,
+            package=args.package,
+            kind=args.kind,
+            limit=args.limit,
+        ):
+            print(event.to_json() if args.json else _event_line(event))
+    return ExitCode.OK
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from agent.baseline import accept_event, accept_snapshot, show
+    from agent.store import Store
+
+    with Store.open(args.store) as store:
+        if args.action == "show":
+            for line in show(store, serial=args.serial):
+                print(printable(line, 400))
+            return ExitCode.OK
+        if args.event:
+            count = accept_event(store, args.event)
+        elif args.package or args.all:
+            count = accept_snapshot(store, serial=args.serial, package=args.package)
+        else:
+            print(
+                "tetherguard baseline accept: give --all, --package P or --event ID",
+                file=sys.stderr,
+            )
+            return ExitCode.USAGE
+        print(f"accepted {count} entr{'y' if count == 1 else 'ies'} into the baseline")
+    return ExitCode.OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -141,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tetherguard",
         description="Guard Android phones tethered over adb: permissions, installs, starts.",
         epilog="Exit codes: 0 ok, 1 findings, 2 usage error, 3 adb unavailable or device problem, "
-        "130 interrupted.",
+        "4 store problem, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"tetherguard {__version__}")
     parser.add_argument("--debug", action="store_true", help="log everything and show tracebacks")
@@ -167,6 +280,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="read app names: pull each user app's APK once per version (cached)",
     )
     p.set_defaults(func=cmd_scan)
+
+    p = sub.add_parser("watch", help="watch devices and report every change with its consent")
+    p.add_argument("--serial", action="append", default=[], help="only this device (repeat)")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between checks")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--once", action="store_true", help="compare with the stored state and exit")
+    p.add_argument("--jsonl", action="store_true", help="one JSON object per event on stdout")
+    p.add_argument("--store", type=Path, help="the database (default: in the data directory)")
+    p.set_defaults(func=cmd_watch)
+
+    p = sub.add_parser("events", help="query the recorded events")
+    p.add_argument("--since", help="e.g. 30m, 2d (default: all)")
+    p.add_argument("--serial")
+    p.add_argument("--package")
+    p.add_argument("--kind")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--json", action="store_true", help="JSON lines")
+    p.add_argument("--store", type=Path, help="the database (default: in the data directory)")
+    p.set_defaults(func=cmd_events)
+
+    p = sub.add_parser("baseline", help="accept the current state as consented, or show it")
+    p.add_argument("action", choices=["accept", "show"])
+    p.add_argument("--all", action="store_true", help="accept everything currently on the devices")
+    p.add_argument("--package", help="accept this package's current permissions and modes")
+    p.add_argument("--event", help="accept what this event reported")
+    p.add_argument("--serial", help="only this device")
+    p.add_argument("--store", type=Path, help="the database (default: in the data directory)")
+    p.set_defaults(func=cmd_baseline)
 
     p = sub.add_parser("connect", help="attach a Wi-Fi/TCP device (adb connect HOST:PORT)")
     p.add_argument("address")
@@ -227,6 +368,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.DEVICE
     except BrokenPipeError:
         return ExitCode.OK
+    except Exception as exc:
+        from agent.store import StoreError
+
+        if not isinstance(exc, StoreError) or args.debug:
+            raise
+        print(f"tetherguard: store: {printable(str(exc))}", file=sys.stderr)
+        return ExitCode.STORE
 
 
 if __name__ == "__main__":
