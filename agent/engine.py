@@ -26,6 +26,7 @@ from agent.collect import Collector
 from agent.detect import Detector, Settings
 from agent.events import Consent, Event, Severity
 from agent.labels import LabelCache
+from agent.snapshot import Snapshot
 from agent.store import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -115,15 +116,16 @@ class Engine:
         q: queue.Queue[Event] = queue.Queue()
         return q, self.subscribe(q.put)
 
-    def _publish(self, events: Iterable[Event]) -> None:
+    def _publish(self, events: Iterable[Event], snapshot: Snapshot | None = None) -> None:
         batch = list(events)
-        if not batch:
-            return
-        # Recorded first: an event is never shown that a restart could lose.
+        # Recorded first, with the snapshot they were found in, in one transaction: an event is
+        # never shown that a restart could lose, and never reported again after a crash.
         try:
-            self.store.record_events(batch)
+            self.store.record_events(batch, snapshot)
         except StoreError as exc:
             self._problem(f"store: {exc}")
+        if not batch:
+            return
         with self._lock:
             subscribers = list(self._subscribers)
         for event in batch:
@@ -161,8 +163,7 @@ class Engine:
         else:
             self.detector.remember(prev)
             events = self.detector.diff(prev, cur)
-        self._publish(events)
-        self.store.save_snapshot(cur)
+        self._publish(events, cur)
         return events
 
     def _watch_device(self, serial: str) -> None:
@@ -174,9 +175,9 @@ class Engine:
             while snap is not None and not self._stop.wait(self.interval):
                 cur = collector.cycle(snap)
                 events = self.detector.diff(snap, cur)
-                self._publish(events)
-                if events or cur.boot_id != snap.boot_id:
-                    self.store.save_snapshot(cur)
+                # More than the probe's round trip means something was re-read: persist it.
+                moved = bool(events) or cur.cost.round_trips > 1 or cur.boot_id != snap.boot_id
+                self._publish(events, cur if moved else None)
                 snap = cur
         except AdbError as exc:
             if not self._stop.is_set():
@@ -238,6 +239,10 @@ class Engine:
     def start(self) -> None:
         """Start watching in background threads; returns at once."""
         self._stop.clear()
+        try:  # retention (default 180 days; the regulation asks for 60)
+            self.store.prune()
+        except StoreError as exc:
+            self._problem(f"store: {exc}")
         threading.Thread(target=self._track, name="watch:track", daemon=True).start()
 
     def stop(self, timeout: float = 10.0) -> None:

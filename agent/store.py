@@ -411,16 +411,19 @@ class Store:
         return int(self._read("PRAGMA user_version")[0][0])
 
     # ---------------------------------------------------------------- events
-    def record_events(self, events: Iterable[Event]) -> int:
+    def record_events(self, events: Iterable[Event], snapshot: Snapshot | None = None) -> int:
         """Store events in one transaction; returns how many were new.
 
         Idempotent: an id already stored is skipped (the first write wins), so a retried batch
-        never duplicates an event.
+        never duplicates an event. With ``snapshot``, it becomes the device's latest in the same
+        transaction: after a crash either both are stored or neither, so a restart never
+        reports the same change again.
 
         Raises:
             TypeError: an event's ``detail`` holds something that is not JSON data (nothing of
                 the batch is stored).
         """
+        blob = codec.pack(snapshot) if snapshot is not None else None
         rows = [
             (
                 ev.id,
@@ -436,7 +439,7 @@ class Store:
             )
             for ev in events
         ]
-        if not rows:
+        if not rows and snapshot is None:
             return 0
         with self._write() as conn:
             before = conn.total_changes
@@ -445,7 +448,14 @@ class Store:
                 "severity, clause, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
-            return conn.total_changes - before
+            added = conn.total_changes - before
+            if snapshot is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO snapshots (serial, role, taken_at, blob, saved_at) "
+                    "VALUES (?, 'latest', ?, ?, ?)",
+                    (snapshot.serial, snapshot.taken_at, blob, self._clock()),
+                )
+            return added
 
     def events(
         self,

@@ -198,3 +198,58 @@ def test_watch_once_jsonl_events_and_baseline_cli(
         adb_server.disconnect(device.serial)
         if device.server is not None:
             host.stop(device.server)
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.15, 0.4])
+def test_kill_9_mid_change_loses_nothing_and_duplicates_nothing(
+    host: SimHost, adb_server: AdbServer, tmp_path: Path, delay: float
+) -> None:
+    import os
+    import signal
+
+    device = host.plug(SimDevice(build_state(PROFILES["pixel8-a15"])))
+    adb_server.connect(device.serial)
+    env = dict(adb_server.env, TETHERGUARD_HOME=str(tmp_path))
+    db = tmp_path / "data" / "tetherguard.db"
+    contacts, sms = "android.permission.READ_CONTACTS", "android.permission.READ_PHONE_STATE"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "agent.cli",
+            "watch",
+            "--jsonl",
+            "--interval",
+            "0.2",
+            "--serial",
+            device.serial,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        _wait(lambda: db.exists())
+        with Store.open(db) as store:
+            _wait(lambda: store.load_snapshot(device.serial) is not None)
+        host.call(lambda: device.state.grant("com.sina.weibo", 0, contacts))
+        assert proc.stdout is not None
+        line = json.loads(proc.stdout.readline())
+        assert (line["kind"], line["detail"]["permission"]) == ("permission_granted", contacts)
+        host.call(lambda: device.state.grant("com.sina.weibo", 0, sms))
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        again = _cli("watch", "--once", "--jsonl", "--serial", device.serial, env=env)
+        assert again.returncode in (0, 1), again.stderr
+        with Store.open(db) as store:
+            grants = [e.detail["permission"] for e in store.events(kind="permission_granted")]
+            assert store.integrity_check() == ["ok"]
+        assert sorted(grants) == sorted([contacts, sms]), grants
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        adb_server.disconnect(device.serial)
+        if device.server is not None:
+            host.stop(device.server)
