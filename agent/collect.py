@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TypeVar
@@ -176,7 +176,7 @@ class Collector:
             "dumpsys device_policy", parse_device_policy, self._dumpsys("device_policy")
         )
         power: PowerState = self._parse("dumpsys power", parse_power, self._dumpsys("power"))
-        labels = self._labels(packages)
+        labels = self._labels(packages.packages)
         return Snapshot(
             serial=self.link.serial,
             taken_at=time.time(),
@@ -196,16 +196,19 @@ class Collector:
             cost=self.meter.freeze(),
         )
 
-    def _labels(self, packages: PackageDump) -> dict[str, str]:
+    def _labels(
+        self, packages: Iterable[PackageInfo], *, fetch: bool | None = None
+    ) -> dict[str, str]:
         """Labels of user apps: from the cache, and (when asked) by pulling the base APK."""
         if self.labels is None:
             return {}
+        fetch = self.fetch_labels if fetch is None else fetch
         found: dict[str, str] = {}
-        for pkg in packages.packages:
+        for pkg in packages:
             if pkg.system or pkg.version_code is None:
                 continue
             result = self.labels.cached(pkg.name, pkg.version_code)
-            if result is None and self.fetch_labels:
+            if result is None and fetch:
                 self._step(f"label of {pkg.name}")
                 path = self._base_apk(pkg.name)
                 if path is None:
@@ -301,11 +304,14 @@ class Collector:
             dex = dict(dump.secondary_dex)
             moved = set()
         launcher = dict(prev.launcher)
+        labels = dict(prev.labels)
         for name in sorted(moved):
             self._refresh_package(name, packages, dex)
         if moved:
             for user in launcher:
                 launcher[user] = self._launcher(user)
+            # A new install or update: one APK pull per version, so a blank name shows at once.
+            labels.update(self._labels([packages[n] for n in moved if n in packages], fetch=True))
         return replace(
             prev,
             taken_at=time.time(),
@@ -318,6 +324,7 @@ class Collector:
             ),
             appops=appops,
             launcher=MappingProxyType(launcher),
+            labels=MappingProxyType(labels),
             power=power,
             policy=policy,
             ops_digest=ops_digest,

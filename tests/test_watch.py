@@ -253,3 +253,35 @@ def test_kill_9_mid_change_loses_nothing_and_duplicates_nothing(
         adb_server.disconnect(device.serial)
         if device.server is not None:
             host.stop(device.server)
+
+
+def test_a_new_app_with_a_blank_name_is_flagged(
+    host: SimHost, adb_server: AdbServer, client: AdbClient, tmp_path: Path
+) -> None:
+    from agent.labels import LabelCache
+
+    device = host.plug(SimDevice(build_state(PROFILES["oppo-a77-a12"])))
+    adb_server.connect(device.serial)
+    try:
+        with Store.open(tmp_path / "tg.db") as store:
+            engine = Engine(
+                client,
+                store,
+                interval=0.2,
+                serials=[device.serial],
+                labels=LabelCache(tmp_path / "labels"),
+            )
+            events, _ = engine.events_queue()
+            engine.start()
+            _wait(lambda: store.load_snapshot(device.serial) is not None)
+            for step in load_scenario("hidden-icon").steps:
+                host.call(lambda s=step: apply_step(device.state, s))
+            _wait(lambda: any(e.kind == "hidden_app" for e in events.queue))
+            engine.stop()
+        hidden = next(e for e in events.queue if e.kind == "hidden_app")
+        assert hidden.package == "com.sim.svchost"
+        assert set(hidden.detail["reasons"]) == {"no launcher icon", "blank name"}
+    finally:
+        adb_server.disconnect(device.serial)
+        if device.server is not None:
+            host.stop(device.server)
