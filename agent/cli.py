@@ -126,6 +126,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
             AdbClient(),
             store,
             interval=args.interval,
+            sweep_every=args.full_read_every,
             serials=args.serial or None,
             labels=LabelCache(cache_dir() / "labels"),
         )
@@ -286,6 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=2.0, help="seconds between checks")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.add_argument("--once", action="store_true", help="compare with the stored state and exit")
+    p.add_argument(
+        "--full-read-every",
+        type=int,
+        default=60,
+        metavar="N",
+        help="Android 9 only: re-read all packages every N cycles (it reports no grant cheaply)",
+    )
     p.add_argument("--jsonl", action="store_true", help="one JSON object per event on stdout")
     p.add_argument("--store", type=Path, help="the database (default: in the data directory)")
     p.set_defaults(func=cmd_watch)

@@ -102,6 +102,8 @@ class Collector:
     """Where app labels are cached; without one, snapshots carry no labels."""
     fetch_labels: bool = False
     """Pull the APKs of user apps whose label is not cached yet (one pull per version)."""
+    sweep_every: int = SWEEP_EVERY
+    """Cycles between full package reads on phones that mirror no grants (Android 9)."""
     meter: CostMeter = field(default_factory=CostMeter)
     warnings: list[str] = field(default_factory=list)
 
@@ -191,7 +193,7 @@ class Collector:
             boot_id=boot,
             ops_digest=ops_digest,
             policy_digest=policy_digest,
-            sweeps_due=SWEEP_EVERY,
+            sweeps_due=self.sweep_every,
             warnings=tuple(self.warnings),
             cost=self.meter.freeze(),
         )
@@ -329,7 +331,7 @@ class Collector:
             policy=policy,
             ops_digest=ops_digest,
             policy_digest=policy_digest,
-            sweeps_due=SWEEP_EVERY if sweep else max(prev.sweeps_due - 1, 1),
+            sweeps_due=self.sweep_every if sweep else max(prev.sweeps_due - 1, 1),
             warnings=tuple(self.warnings),
             cost=self.meter.freeze(),
         )

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from agent.adb import AdbClient, AdbError, DeviceEvent, DeviceTracker
-from agent.collect import Collector
+from agent.collect import SWEEP_EVERY, Collector
 from agent.detect import Detector, Settings
 from agent.events import Consent, Event, Severity
 from agent.labels import LabelCache
@@ -87,6 +87,9 @@ class Engine:
     serials: Sequence[str] | None = None
     labels: LabelCache | None = None
     settings: Settings = field(default_factory=Settings)
+    sweep_every: int = SWEEP_EVERY
+    """On Android 9 (no grants mirrored into app ops), a full package read every this many
+    cycles: the latency of grant detection there, traded against the phone's CPU."""
     _subscribers: list[Subscriber] = field(default_factory=list)
     _workers: dict[str, threading.Thread] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -145,7 +148,12 @@ class Engine:
         return self.serials is None or serial in self.serials
 
     def _collector(self, serial: str) -> Collector:
-        return Collector(self.client.link(serial), labels=self.labels, fetch_labels=False)
+        return Collector(
+            self.client.link(serial),
+            labels=self.labels,
+            fetch_labels=False,
+            sweep_every=self.sweep_every,
+        )
 
     def check(self, serial: str) -> list[Event]:
         """Read a device once and report what changed since the stored snapshot (``--once``).
