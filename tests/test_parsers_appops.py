@@ -7,11 +7,13 @@ the real captures are exercised by test_parsers_conformance_appops.py.
 from __future__ import annotations
 
 import dataclasses
+from types import MappingProxyType
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agent import model
 from agent.model import AppOpEntry, AppOpsDump, OpAccess, OpRun, Parsed
 from agent.parsers import appops
 from agent.parsers.appops import parse_appops_get, parse_dumpsys_appops, parse_duration
@@ -712,3 +714,316 @@ def test_any_text_never_raises(text: str) -> None:
         assert result.error is None or not result.error.startswith("internal")
     got = parse_appops_get(text)
     assert got.error is None or not got.error.startswith("internal")
+
+
+# ------------------------------------------------------------------------------ fast paths
+# The parser reads the usual lines in a fast lane and builds records through same-slot
+# builders; both must give exactly what the general dispatch and the constructors give.
+def test_uid_records_are_built_like_the_constructor() -> None:
+    assert appops._FAST_UID
+    entry = AppOpEntry("CAMERA", "allow")
+    fast = appops._uid_ops(10005, "cch", "LCMN", {"CAMERA": "ignore"}, {"a": [entry]}, {})
+    slow = model.UidOps(
+        10005,
+        "cch",
+        "LCMN",
+        MappingProxyType({"CAMERA": "ignore"}),
+        MappingProxyType({"a": (entry,)}),
+    )
+    assert fast == slow and repr(fast) == repr(slow) and type(fast) is model.UidOps
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.uid = 0  # type: ignore[misc]
+    for record in (fast, entry, appops._make_access("top", "s", None, 0, None, False, *[None] * 4)):
+        assert not hasattr(record, "__dict__")  # slotted: one allocation per record
+
+
+def test_builders_refuse_a_record_of_another_layout() -> None:
+    assert not appops._retypable(appops._AccessSlots, AppOpEntry)  # other fields
+    assert not appops._retypable(appops._EntrySlots, Parsed)  # not slotted
+    assert not appops._retypable(appops._UidSlots, int)  # not a dataclass
+
+
+BARE_DUMP = dump(
+    """
+      Uid u0a5:
+        state=cch
+        Package com.a:
+          READ_EXTERNAL_STORAGE (allow):
+          WRITE_EXTERNAL_STORAGE (allow):
+          OP_CAMERA (ignore):
+        Package com.b:
+          READ_EXTERNAL_STORAGE (allow):
+          WRITE_EXTERNAL_STORAGE (deny):
+          CAMERA (ignore):
+              Access: [top-s] 2024-01-01 10:00:00.000 (-5s0ms)
+          OP_CAMERA (ignore):
+              startNesting=1
+          OP_CAMERA (ignore):
+              duration=+5ms
+          CAMERA (ignore):
+      Uid u0a6:
+        Package com.c:
+          READ_EXTERNAL_STORAGE (allow):
+    """
+)
+
+
+def test_bare_ops_are_one_shared_record_per_value() -> None:
+    result = parse_dumpsys_appops(BARE_DUMP)
+    assert (result.error, result.warnings) == (None, ())
+    a, b, c = (result.value.ops_of(p) for p in ("com.a", "com.b", "com.c"))
+    assert a[0] is b[0] is c[0]  # READ_EXTERNAL_STORAGE (allow), in two uid blocks
+    assert a[1] != b[1]  # another mode, another value
+    assert a[2] != b[2] and b[2].accesses  # an op with history is its own record
+    assert a[2] == AppOpEntry("CAMERA", "ignore")
+    assert b[3:] == (
+        AppOpEntry("CAMERA", "ignore", nesting=1),
+        AppOpEntry("CAMERA", "ignore", duration_ms=5),
+        a[2],
+    )
+    assert b[5] is a[2]
+
+
+@pytest.mark.parametrize(
+    "text", [P_DUMP, Q_DUMP, R_DUMP, BARE_DUMP, P_DUMP + P_DUMP, Q_DUMP.replace("\n", "\r\n")]
+)
+def test_general_dispatch_and_constructors_give_the_same_result(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = parse_dumpsys_appops(text)
+    for flag in ("_FAST_ACCESS", "_FAST_ENTRY", "_FAST_UID", "_FAST_LANE"):
+        monkeypatch.setattr(appops, flag, False)
+    assert parse_dumpsys_appops(text) == fast
+
+
+@pytest.mark.parametrize("text", ["+1\u0661ms", "-\u0661d0h0m0s0ms", "+2\u0663s0ms", "+\uff15ms"])
+def test_parse_duration_refuses_other_scripts_digits(text: str) -> None:
+    # formatDuration prints ASCII digits only; \d would take these, and a field's table has
+    # no entry for them.
+    assert parse_duration(text) is None
+
+
+def test_other_scripts_digits_in_a_relative_time_are_a_warning() -> None:
+    text = dump(
+        """
+          Uid 1000:
+            Package android:
+              CAMERA (allow):
+                  Access: [top-s] 2024-01-01 10:00:00.000 (-1\u0661ms)
+                  Access: pers  = 2024-01-01 10:00:00.000 (-1\u0661d0h0m0s0ms)
+        """
+    )
+    result = parse_dumpsys_appops(text)
+    assert result.error is None
+    assert [w.reason for w in result.warnings] == [
+        "relative time is not TimeUtils.formatDuration text"
+    ] * 2
+
+
+def test_a_thousand_days_and_more() -> None:
+    for days in (999, 1000, 123_456):
+        ms = -(days * 86_400_000 + 1)
+        text = dump(
+            f"""
+              Uid 1000:
+                Package android:
+                  CAMERA (allow):
+                      Access: pers  = t ({format_duration(ms)})
+                      Reject: [bg-s]t ({format_duration(ms)})
+            """
+        )
+        (camera,) = parse_dumpsys_appops(text).value.ops_of("android")
+        assert [a.relative_ms for a in camera.accesses] == [ms, ms]
+
+
+# Access records rendered in the exact shapes P and Q+ print, from fields drawn here: the
+# parser must give back those very fields.
+STATES = ["pers", "top", "fgsvcl", "fgsvc", "fg", "bg", "cch"]
+
+
+@st.composite
+def access_records(draw: st.DrawFn) -> tuple[str, OpAccess]:
+    p_format = draw(st.booleans())
+    state = draw(st.sampled_from(STATES))
+    rejected = draw(st.booleans())
+    time = draw(st.sampled_from(["2026-08-09 10:40:07.177", "2024-01-01 00:00:00.000", "x"]))
+    relative = draw(st.integers(min_value=-(10**12), max_value=10**12))
+    keyword = "Reject: " if rejected else "Access: "
+    if p_format:
+        line = f"{keyword}{state:5s} = {time} ({format_duration(relative)})"
+        return line, OpAccess(state, "", time, relative, rejected=rejected)
+    flags = draw(st.sampled_from(["s", "tp", "s|tp", "tpd", "upd"]))
+    space = "" if rejected else " "
+    line = f"{keyword}[{state}-{flags}]{space}{time} ({format_duration(relative)})"
+    duration = draw(st.none() | st.integers(min_value=0, max_value=10**9))
+    if duration is not None:
+        line += f" duration={format_duration(duration)}"
+    proxy = draw(st.none() | st.tuples(st.integers(0, 99_999), st.sampled_from(["android", None])))
+    if proxy is None:
+        return line, OpAccess(state, flags, time, relative, duration, rejected)
+    line += f" proxy[uid={proxy[0]}, pkg={proxy[1] or 'null'}]"
+    return line, OpAccess(state, flags, time, relative, duration, rejected, None, *proxy)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(access_records(), min_size=1, max_size=6))
+def test_access_records_round_trip(records: list[tuple[str, OpAccess]]) -> None:
+    body = "".join(f"          {line}\n" for line, _ in records)
+    text = f"{HEADER}  Uid 1000:\n    Package android:\n      CAMERA (allow): \n{body}"
+    result = parse_dumpsys_appops(text)
+    assert (result.error, result.warnings) == (None, ())
+    (camera,) = result.value.ops_of("android")
+    assert camera.accesses == tuple(record for _, record in records)
+
+
+# Near misses of the lines the fast lane reads: indentation off by one or a tab, trailing
+# blanks, other endings, keywords where a uid state is due, durations formatDuration never
+# prints, parentheses in the time... The fast lane must read each exactly as the general
+# dispatch does (which warns about most of them).
+def _indent(draw: st.DrawFn, width: int) -> str:
+    shift = draw(st.sampled_from([0, 0, 0, 0, 0, 0, -1, 1, 2, 4, 8]))
+    tab = draw(st.sampled_from(["", "", "", "", "\t"]))
+    return " " * max(0, width + shift) + tab
+
+
+@st.composite
+def near_miss_dumps(draw: st.DrawFn) -> str:
+    duration = st.sampled_from(
+        ["-5s0ms", "+1d2h3m4s5ms", "0", "-1000d0h0m0s1ms", "+0ms", "+61s0ms", "x", "", "-5s0ms)"]
+    )
+    state = st.sampled_from(["pers ", "top  ", "cch  ", "fg", "x=y", "a[b", "Access:", "", "p q"])
+    time = st.sampled_from(["2024-01-01 10:00:00.000", "t", "", "a(b", "a)b"])
+    tail = st.sampled_from(
+        ["", "", "", " ", "\t", ")", " duration=+5ms", " proxy[uid=0, pkg=null]"]
+    )
+    lines = [HEADER.rstrip("\n")]
+    for _ in range(draw(st.integers(1, 2))):
+        lines.append(f"  Uid {draw(st.sampled_from(['1000', 'u0a5', 'u0ai2']))}:")
+        lines.append("    state=cch")
+        for _ in range(draw(st.integers(0, 2))):
+            name = draw(st.sampled_from(["a", "com.x", "a b", ""]))
+            end = draw(st.sampled_from([":", ":", ": ", ""]))
+            lines.append(f"{_indent(draw, 4)}Package {name}{end}")
+            for _ in range(draw(st.integers(0, 3))):
+                op = draw(st.sampled_from(["CAMERA", "OP_CAMERA", "OP_", "A B", "Unknown(1)"]))
+                mode = draw(
+                    st.sampled_from(["allow", "ignore", "4", "zz", "allow / switch X=deny"])
+                )
+                end = draw(st.sampled_from(["):", "): ", "):  ", ")", "):\t"]))
+                lines.append(f"{_indent(draw, 6)}{op} ({mode}{end}")
+                grouped = draw(st.booleans())
+                if grouped:
+                    lines.append(f"{_indent(draw, 8)}{draw(st.sampled_from(['null', 'tag']))}=[")
+                for _ in range(draw(st.integers(0, 3))):
+                    keyword = draw(st.sampled_from(["Access: ", "Reject: "]))
+                    if draw(st.booleans()):
+                        body = f"{draw(state)} = {draw(time)} ({draw(duration)}){draw(tail)}"
+                    else:
+                        flags = draw(st.sampled_from(["s", "tp", "", "-"]))
+                        body = f"[{draw(state).strip()}-{flags}] {draw(time)} ({draw(duration)})"
+                        body += draw(tail)
+                    lines.append(f"{_indent(draw, 10)}{keyword}{body}")
+                    for _ in range(draw(st.integers(0, 2))):
+                        again = f"{draw(state)} = {draw(time)} ({draw(duration)}){draw(tail)}"
+                        lines.append(f"{_indent(draw, 18)}{again}")
+                extra = ["", "Running start at: +5s0ms", "duration=+17ms", "startNesting=2"]
+                if line := draw(st.sampled_from(extra)):
+                    lines.append(f"{_indent(draw, 10)}{line}")
+                if grouped and draw(st.booleans()):
+                    lines.append(f"{_indent(draw, 8)}]")
+    return "\n".join(lines) + draw(st.sampled_from(["\n", "\n", ""]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(near_miss_dumps())
+def test_fast_lane_reads_near_misses_as_the_general_dispatch(text: str) -> None:
+    fast = parse_dumpsys_appops(text)
+    assert fast.error is None or not fast.error.startswith("internal")
+    try:
+        appops._FAST_LANE = False
+        general = parse_dumpsys_appops(text)
+    finally:
+        appops._FAST_LANE = True
+    assert fast == general
+
+
+NEAR_MISS_BODIES = [
+    "Access: pers  = t (-5s0ms)",
+    "Reject: [bg-s]t (-5s0ms) duration=+5ms",
+    "fg    = t (-5s0ms)",
+    "fg    = t (-5s0ms) duration=+5ms",
+    "fg    = t (-5s0ms) proxy[uid=0, pkg=null]",
+    "fg    = t (-5s0ms))",
+    "fg    = a(b (-5s0ms)",
+    "fg    = a)b (-5s0ms)",
+    "fg    = t (+0ms)",
+    "fg    = t (-1000d0h0m0s0ms)",
+    "fg = t (0)",
+    "x=y = t (0)",
+    "a[b = t (0)",
+    "[bg-s] t (0)",
+    "Access: = t (-5s0ms)",
+    "Reject: = t (-5s0ms)",
+    "Access:  = t (-5s0ms)",
+    "Access: ",
+    "Access:",
+    "CAMERA (allow):",
+    "CAMERA (allow): ",
+    "CAMERA (allow):  ",
+    "CAMERA (allow):\t",
+    "CAMERA (allow)",
+    "CAMERA (zz):",
+    "CAMERA (allow / switch COARSE_LOCATION=allow):",
+    "OP_CAMERA (4): ",
+    "OP_ (allow):",
+    "A B (allow):",
+    " (allow):",
+    "Unknown(7) (allow):",
+    "Package x:",
+    "Package x: ",
+    "Package :",
+    "Package",
+    "tag=[",
+    "]",
+    "Running start at: +5s0ms",
+    "duration=+17ms",
+    "startNesting=2",
+    "state=cch",
+    "?",
+    "",
+]
+
+
+@pytest.mark.parametrize("body", NEAR_MISS_BODIES)
+def test_fast_lane_reads_each_near_miss_as_the_general_dispatch(
+    body: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each line at every indentation near the lane's, after an access record (so that a P
+    # continuation is due), after an op without one, and right after a package line.
+    for prefix in [" " * n for n in (*range(3, 13), 14, 17, 18, 19, 20)] + ["      \t", "\t"]:
+        line = prefix + body
+        text = dump(
+            f"""
+              Uid 1000:
+                state=pers
+                Package a:
+                  CAMERA (allow):
+                      Access: pers  = t (-5s0ms)
+            {line}
+                  WAKE_LOCK (allow):
+            {line}
+                  OP_WAKE_LOCK (allow):
+                    null=[
+                      Reject: [top-s]t (-1s0ms)
+            {line}
+                    ]
+                Package b:
+            {line}
+                  CAMERA (allow):
+            """
+        )
+        fast = parse_dumpsys_appops(text)
+        monkeypatch.setattr(appops, "_FAST_LANE", False)
+        general = parse_dumpsys_appops(text)
+        monkeypatch.setattr(appops, "_FAST_LANE", True)
+        assert fast == general, repr(line)

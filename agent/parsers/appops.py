@@ -21,6 +21,15 @@ escapes, megabyte lines, labels holding anything) can only produce warnings. Not
 lines it does not understand come back as :class:`~agent.model.ParseWarning` with their line
 number, a cut-off dump comes back with what could be read plus ``error``.
 
+Speed: a full dump is tens of thousands of access, op and package lines, so those are read in a
+fast lane at the top of the loop, recognised by their fixed start (indentation included) and
+taken only when exactly in the usual shape; any other line, or one the lane declines, goes on to
+the general dispatch, which reads it again and warns if need be. The lane changes speed only
+(tests compare it with the general dispatch on near-miss lines). Records are built through
+same-slot builders (see "records" below), and an op with a mode and nothing else is one shared
+record per distinct value (they repeat over thousands of packages). Nothing is cached from one
+call to the next.
+
 Formats handled by :func:`parse_dumpsys_appops` (indentation in spaces)::
 
     O   2 ``Uid u0a5:``  6 ``OP: mode=1`` (uid mode, numeric)   4 ``Package p:``
@@ -77,24 +86,17 @@ _CUT: Final = 200
 
 # ------------------------------------------------------------------------------ records
 # A full dump yields one OpAccess per access line and one AppOpEntry per op line, and a frozen
-# dataclass __init__ (one object.__setattr__ per field) costs three times what the rest of the
-# line does. Where a record is a plain dataclass whose fields are exactly the ones named here,
-# filling its __dict__ (in field order, which keeps CPython's shared-key dict, as __init__ does)
-# gives the very same object (same fields, ==, hash, repr); the check runs at import, so a
-# changed model falls back to the real constructor instead of diverging.
-def _plain(cls: type, names: tuple[str, ...]) -> bool:
-    return (
-        dataclasses.is_dataclass(cls)
-        and tuple(f.name for f in dataclasses.fields(cls)) == names
-        and not hasattr(cls, "__post_init__")
-        and "__slots__" not in vars(cls)
-    )
-
-
-_new = object.__new__
-_FAST_ACCESS = _plain(
-    OpAccess,
-    (
+# dataclass __init__ (one object.__setattr__ call per field) costs several times what the rest of
+# the line does. The AppOps records are slotted (agent.model), so the parser fills a builder
+# instead: a plain class with exactly the record's __slots__, whose attribute stores are plain
+# slot writes, then sets the builder's __class__ to the record class. CPython allows that between
+# classes of the same layout, and the object then is the record __init__ would have made (same
+# type and fields, ==, hash, repr, still frozen), built five times faster than by __init__, as
+# one allocation (no instance __dict__: less memory, and less work for the garbage collector,
+# which the tens of thousands of records of a parse trigger over and over). _retypable() checks
+# the layout at import: a changed model falls back to the real constructor instead of diverging.
+class _AccessSlots:
+    __slots__ = (  # noqa: RUF023 -- the order of OpAccess's fields, which _retypable checks
         "uid_state",
         "flags",
         "time",
@@ -105,11 +107,21 @@ _FAST_ACCESS = _plain(
         "proxy_uid",
         "proxy_package",
         "proxy_tag",
-    ),
-)
-_FAST_ENTRY = _plain(
-    AppOpEntry,
-    (
+    )
+    uid_state: str
+    flags: str
+    time: str | None
+    relative_ms: int | None
+    duration_ms: int | None
+    rejected: bool
+    attribution_tag: str | None
+    proxy_uid: int | None
+    proxy_package: str | None
+    proxy_tag: str | None
+
+
+class _EntrySlots:
+    __slots__ = (  # noqa: RUF023 -- the order of AppOpEntry's fields, which _retypable checks
         "op",
         "mode",
         "switch_op",
@@ -121,8 +133,61 @@ _FAST_ENTRY = _plain(
         "duration_ms",
         "runs",
         "scope",
-    ),
-)
+    )
+    op: str
+    mode: Mode
+    switch_op: str | None
+    switch_mode: Mode | None
+    accesses: tuple[OpAccess, ...]
+    running: bool
+    running_for_ms: int | None
+    nesting: int
+    duration_ms: int | None
+    runs: tuple[OpRun, ...]
+    scope: OpScope
+
+
+class _UidSlots:
+    __slots__ = (  # noqa: RUF023 -- the order of UidOps's fields, which _retypable checks
+        "uid",
+        "uid_state",
+        "capability",
+        "modes",
+        "packages",
+        "properties",
+    )
+    uid: int
+    uid_state: str | None
+    capability: str | None
+    modes: Mapping[str, str]
+    packages: Mapping[str, tuple[AppOpEntry, ...]]
+    properties: Mapping[str, str]
+
+
+def _retypable(builder: type, cls: type) -> bool:
+    """Whether a filled ``builder`` may become a ``cls`` record by ``__class__`` assignment."""
+    if not dataclasses.is_dataclass(cls) or "__post_init__" in vars(cls):
+        return False
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    if vars(cls).get("__slots__") != names or vars(builder).get("__slots__") != names:
+        return False
+    probe: object = _new(builder)
+    try:
+        probe.__class__ = cls  # TypeError unless both layouts are the same
+    except TypeError:
+        return False
+    return True
+
+
+_new = object.__new__
+_FAST_ACCESS = _retypable(_AccessSlots, OpAccess)
+_FAST_ENTRY = _retypable(_EntrySlots, AppOpEntry)
+_FAST_UID = _retypable(_UidSlots, UidOps)
+
+# Shared by every uid block with nothing to put in them: an empty read-only mapping is one value
+# however many records hold it, and a dump has thousands of uid blocks without uid modes.
+_NO_STRINGS: Final[Mapping[str, str]] = MappingProxyType({})
+_NO_PACKAGES: Final[Mapping[str, tuple[AppOpEntry, ...]]] = MappingProxyType({})
 
 
 def _make_access(
@@ -138,19 +203,19 @@ def _make_access(
     proxy_tag: str | None,
 ) -> OpAccess:
     if _FAST_ACCESS:
-        record: OpAccess = _new(OpAccess)
-        fields = record.__dict__
-        fields["uid_state"] = uid_state
-        fields["flags"] = flags
-        fields["time"] = time
-        fields["relative_ms"] = relative_ms
-        fields["duration_ms"] = duration_ms
-        fields["rejected"] = rejected
-        fields["attribution_tag"] = attribution_tag
-        fields["proxy_uid"] = proxy_uid
-        fields["proxy_package"] = proxy_package
-        fields["proxy_tag"] = proxy_tag
-        return record
+        record = _new(_AccessSlots)
+        record.uid_state = uid_state
+        record.flags = flags
+        record.time = time
+        record.relative_ms = relative_ms
+        record.duration_ms = duration_ms
+        record.rejected = rejected
+        record.attribution_tag = attribution_tag
+        record.proxy_uid = proxy_uid
+        record.proxy_package = proxy_package
+        record.proxy_tag = proxy_tag
+        record.__class__ = OpAccess  # type: ignore[assignment]  # same slots: see above
+        return record  # type: ignore[return-value]  # it is an OpAccess now
     return OpAccess(
         uid_state=uid_state,
         flags=flags,
@@ -176,8 +241,55 @@ def _make_entry(
     nesting: int,
     scope: OpScope = "package",
     running: bool = False,
+    bare: dict[tuple[str, Mode, str | None, Mode | None], AppOpEntry] | None = None,
 ) -> AppOpEntry:
-    """An op's record from what its lines gave (``runs_seen``: tag, running-for, nesting)."""
+    """An op's record from what its lines gave (``runs_seen``: tag, running-for, nesting).
+
+    ``bare``: the parse's records of ops with a mode and nothing else, by value; such an op is
+    looked up there (and added if new), so that each distinct one is a single record.
+    """
+    if (
+        bare is None
+        or accesses
+        or runs_seen
+        or duration_ms is not None
+        or nesting
+        or scope != "package"
+        or running
+    ):
+        return _new_entry(
+            op,
+            mode,
+            switch_op,
+            switch_mode,
+            accesses,
+            runs_seen,
+            duration_ms,
+            nesting,
+            scope,
+            running,
+        )
+    key = (op, mode, switch_op, switch_mode)
+    known = bare.get(key)
+    if known is None:
+        known = bare[key] = _new_entry(
+            op, mode, switch_op, switch_mode, [], [], None, 0, scope, False
+        )
+    return known
+
+
+def _new_entry(
+    op: str,
+    mode: Mode,
+    switch_op: str | None,
+    switch_mode: Mode | None,
+    accesses: list[OpAccess],
+    runs_seen: list[tuple[str | None, int | None, int]],
+    duration_ms: int | None,
+    nesting: int,
+    scope: OpScope,
+    running: bool,
+) -> AppOpEntry:
     runs: tuple[OpRun, ...] = ()
     running_for: int | None = None
     if runs_seen:
@@ -192,20 +304,20 @@ def _make_entry(
             # P/Q print startNesting per op, R+ per attribution tag: the op gets the largest.
             nesting = max(nesting, starts)
     if _FAST_ENTRY:
-        record: AppOpEntry = _new(AppOpEntry)
-        fields = record.__dict__
-        fields["op"] = op
-        fields["mode"] = mode
-        fields["switch_op"] = switch_op
-        fields["switch_mode"] = switch_mode
-        fields["accesses"] = tuple(accesses)
-        fields["running"] = running
-        fields["running_for_ms"] = running_for
-        fields["nesting"] = nesting
-        fields["duration_ms"] = duration_ms
-        fields["runs"] = runs
-        fields["scope"] = scope
-        return record
+        record = _new(_EntrySlots)
+        record.op = op
+        record.mode = mode
+        record.switch_op = switch_op
+        record.switch_mode = switch_mode
+        record.accesses = tuple(accesses)
+        record.running = running
+        record.running_for_ms = running_for
+        record.nesting = nesting
+        record.duration_ms = duration_ms
+        record.runs = runs
+        record.scope = scope
+        record.__class__ = AppOpEntry  # type: ignore[assignment]  # same slots: see above
+        return record  # type: ignore[return-value]  # it is an AppOpEntry now
     return AppOpEntry(
         op=op,
         mode=mode,
@@ -221,43 +333,73 @@ def _make_entry(
     )
 
 
+def _uid_ops(
+    uid: int,
+    state: str | None,
+    capability: str | None,
+    modes: dict[str, str],
+    packages: dict[str, list[AppOpEntry]],
+    properties: dict[str, str],
+) -> UidOps:
+    shown_modes = MappingProxyType(modes) if modes else _NO_STRINGS
+    shown_packages = (
+        MappingProxyType({name: tuple(ops) for name, ops in packages.items()})
+        if packages
+        else _NO_PACKAGES
+    )
+    shown_properties = MappingProxyType(properties) if properties else _NO_STRINGS
+    if _FAST_UID:
+        record = _new(_UidSlots)
+        record.uid = uid
+        record.uid_state = state
+        record.capability = capability
+        record.modes = shown_modes
+        record.packages = shown_packages
+        record.properties = shown_properties
+        record.__class__ = UidOps  # type: ignore[assignment]  # same slots: see above
+        return record  # type: ignore[return-value]  # it is a UidOps now
+    return UidOps(
+        uid=uid,
+        uid_state=state,
+        capability=capability,
+        modes=shown_modes,
+        packages=shown_packages,
+        properties=shown_properties,
+    )
+
+
 # ------------------------------------------------------------------------------ durations
 # TimeUtils.formatDuration prints "0", or a sign, then the d, h, m, s fields from the first
 # non-zero one on (every later field always, no zero padding, carried: h < 24, m and s < 60),
 # then always "<millis>ms" (< 1000). The nesting below makes a field require all smaller ones,
 # the lookahead refuses a zero first field ("+0h..", "+0ms"), the digit classes refuse leading
 # zeros and out-of-range values. Linear: every quantifier is bounded or over a disjoint class.
+# Written for the regex engine's speed, the language being the same: "(?:X|)" rather than
+# "(?:X)?" (a plain branch, not the engine's general repeat), "2[0-3]" tried before "1?[0-9]"
+# (no backtracking on "21h"), and [0-9] rather than \d, which would also take other scripts'
+# digits that formatDuration never prints (and that the tables below do not hold).
+# Groups: sign, days, hours, minutes, seconds, millis (all None for the bare "0").
 _DUR: Final = (
-    r"(?:(0)|([+-])(?!0[dhms])"
-    r"(?:(?:(?:(?:([1-9]\d{0,11})d)?(1?\d|2[0-3])h)?([1-5]?\d)m)?([1-5]?\d)s)?"
-    r"(0|[1-9]\d{0,2})ms)"
+    r"(?:0|([+-])(?!0[dhms])"
+    r"(?:(?:(?:(?:([1-9][0-9]{0,11})d|)(2[0-3]|1?[0-9])h|)([1-5]?[0-9])m|)([1-5]?[0-9])s|)"
+    r"(0|[1-9][0-9]{0,2})ms)"
 )
 _DURATION: Final = re.compile(_DUR)
-_SMALL: Final[Mapping[str, int]] = MappingProxyType({str(i): i for i in range(1000)})
 
 
-def _duration_value(
-    sign: str | None,
-    days: str | None,
-    hours: str | None,
-    minutes: str | None,
-    seconds: str | None,
-    millis: str | None,
-) -> int:
-    """The milliseconds of a :data:`_DUR` match's groups (``sign`` None: the bare ``0``)."""
-    if sign is None or millis is None:
-        return 0
-    small = _SMALL
-    value = small[millis]
-    if seconds is not None:
-        value += 1000 * small[seconds]
-        if minutes is not None:
-            value += 60_000 * small[minutes]
-            if hours is not None:
-                value += 3_600_000 * small[hours]
-                if days is not None:
-                    value += 86_400_000 * int(days)
-    return -value if sign == "-" else value
+def _unit_table(count: int, unit: int) -> Mapping[str | None, int]:
+    """``{"0": 0, "1": unit, ...}`` plus ``None: 0``: a field's milliseconds by its digits, an
+    absent field (a None group) counting 0, so a duration is a sum of lookups."""
+    table: dict[str | None, int] = {str(i): i * unit for i in range(count)}
+    table[None] = 0
+    return MappingProxyType(table)
+
+
+_MILLIS: Final = _unit_table(1000, 1)
+_SECONDS: Final = _unit_table(60, 1000)
+_MINUTES: Final = _unit_table(60, 60_000)
+_HOURS: Final = _unit_table(24, 3_600_000)
+_DAYS: Final = _unit_table(1000, 86_400_000)  # beyond: int(), as in _duration_value()
 
 
 def parse_duration(text: str) -> int | None:
@@ -270,8 +412,22 @@ def parse_duration(text: str) -> int | None:
     m = _DURATION.fullmatch(text)
     if m is None:
         return None
-    _, sign, days, hours, minutes, seconds, millis = m.groups()
-    return _duration_value(sign, days, hours, minutes, seconds, millis)
+    return _duration_value(*m.groups())
+
+
+def _duration_value(
+    sign: str | None,
+    days: str | None,
+    hours: str | None,
+    minutes: str | None,
+    seconds: str | None,
+    millis: str | None,
+) -> int:
+    """The milliseconds of a :data:`_DUR` match's groups (``sign`` None: not negated)."""
+    value = _MILLIS[millis] + _SECONDS[seconds] + _MINUTES[minutes] + _HOURS[hours]
+    if days is not None:
+        value += 86_400_000 * int(days)
+    return -value if sign == "-" else value
 
 
 def _relative_ago(text: str) -> int | None:
@@ -312,6 +468,20 @@ def _uid(text: str) -> int | None:
     """``1000`` / ``u0a123`` / ``u10s1000`` / ``u0i3`` / ``u0ai2`` -> the numeric uid."""
     if text.isascii() and text.isdigit() and len(text) <= 10:
         return int(text)
+    if text[:1] == "u":
+        # The usual app uid "u<user>a<app>", read without the regex (the same language: an
+        # "ai" kind or other digits than ASCII ones go on to it).
+        user, sep, number = text[1:].partition("a")
+        if (
+            sep
+            and 0 < len(user) <= 6
+            and 0 < len(number) <= 6
+            and user.isascii()
+            and user.isdigit()
+            and number.isascii()
+            and number.isdigit()
+        ):
+            return int(user) * 100_000 + 10_000 + int(number)
     m = _UID_FORM.fullmatch(text)
     if m is None:
         return None
@@ -341,12 +511,19 @@ def _looks_like_op(name: str) -> bool:
 # continuation line): Q+ "[<state>-<flags>] <time> (<rel>)[ duration=<d>][ proxy[...]]" (a
 # Reject has no space after "]"), P "<state padded> = <time> (<rel>)". The time is kept as
 # printed (locale digits and all); a proxy tail is split with str methods, since a tag may hold
-# anything. Groups: Q state, Q flags, P state, time, the seven of _DUR, duration, tail.
+# anything. Groups: Q state, Q flags, P state, time, the six of _DUR, duration, tail.
 _ACCESS_BODY: Final = re.compile(
     r"(?:\[([^\]\-]*)-([^\]]*)\] ?|([^ =\[]+) *= )([^()]+) \("
     + _DUR
     + r"\)(?: duration=(\S*))?(.*)"
 )
+# The same pattern for a body that does not start with "[" and ends at the ")": P's whole line
+# (Q+ does not print the padded "state = " form, P prints no duration or proxy there). Where it
+# matches, _ACCESS_BODY matches with the same groups (its first branch needs a "[", the rest is
+# the same, and (?: duration=...)?(.*) take nothing at the end); where it does not, the parse
+# loop asks _ACCESS_BODY. It is the cheaper of the two for the engine (fewer groups, no tail).
+# Groups: P state, time, the six of _DUR.
+_ACCESS_P: Final = re.compile(r"([^ =\[]+) *= ([^()]+) \(" + _DUR + r"\)")
 
 
 def _proxy(tail: str) -> tuple[int, str | None, str | None] | None:
@@ -371,6 +548,49 @@ def _access_failure(body: str) -> str:
     if parse_duration(body[open_ + 2 : close]) is None:
         return "relative time is not TimeUtils.formatDuration text"
     return "access record not understood"
+
+
+def _access(
+    body: str,
+    rejected: bool,
+    tag: str | None,
+    durations: dict[str, int | None],
+    proxies: dict[str, tuple[int, str | None, str | None] | None],
+) -> OpAccess | str:
+    """The record of an access line's ``body``, or why there is none (the warning's reason).
+
+    The general case; the parse loop reads the usual lines itself, with the same pattern and
+    the same tables. ``durations`` and ``proxies`` hold the texts already read in this parse.
+    """
+    m = _ACCESS_BODY.fullmatch(body)
+    if m is None:
+        return _access_failure(body)
+    q_state, flags, state, time, sign, days, hours, minutes, seconds, millis, dur, tail = m.groups()
+    if q_state is not None:
+        state = q_state
+    else:
+        flags = ""
+    relative = _duration_value(sign, days, hours, minutes, seconds, millis)
+    duration: int | None = None
+    if dur is not None:
+        duration = durations.get(dur)
+        if duration is None:
+            duration = durations[dur] = parse_duration(dur)
+            if duration is None:
+                return "duration not understood"
+    proxy_uid: int | None = None
+    proxy_package: str | None = None
+    proxy_tag: str | None = None
+    if tail:
+        proxy = proxies.get(tail)
+        if proxy is None:
+            proxy = proxies[tail] = _proxy(tail)
+            if proxy is None:
+                return "text after the time not understood"
+        proxy_uid, proxy_package, proxy_tag = proxy
+    return _make_access(
+        state, flags, time, relative, duration, rejected, tag, proxy_uid, proxy_package, proxy_tag
+    )
 
 
 def _warn(warnings: Warnings, line_no: int, line: str, reason: str) -> None:
@@ -424,6 +644,17 @@ _FAILURES: Final = (
 # Region the parser is in (ints: cheaper to compare in the hot loop than enum members).
 _TOP, _UID, _SECTION, _TAIL = 0, 1, 2, 3
 
+# The fixed starts (indentation included) of the lines a uid block is mostly made of.
+_ACCESS_AT: Final = "          Access: "
+_REJECT_AT: Final = "          Reject: "
+_CONTINUED_AT: Final = " " * 18  # P: a further uid state of the Access:/Reject: line above
+_OP_AT: Final = " " * 6
+_PACKAGE_AT: Final = "    Package "
+_KEYWORDS: Final = ("Access: ", "Reject: ")
+_FAST_LANE = True
+"""Read those lines in the fast lane of the parse loop. False: the general dispatch reads every
+line, as it does any line the fast lane passes on (tests compare the two)."""
+
 
 def parse_dumpsys_appops(text: str) -> Parsed[AppOpsDump]:
     """Parse ``dumpsys appops`` (any option set; O to V), bare or inside concatenated dumpsys.
@@ -435,24 +666,6 @@ def parse_dumpsys_appops(text: str) -> Parsed[AppOpsDump]:
         return _parse_dump(text)
     except Exception as exc:  # totality is the contract; tests assert this path never runs
         return Parsed(AppOpsDump(), (), f"internal parser error: {exc!r}")
-
-
-def _uid_ops(
-    uid: int,
-    state: str | None,
-    capability: str | None,
-    modes: dict[str, str],
-    packages: dict[str, list[AppOpEntry]],
-    properties: dict[str, str],
-) -> UidOps:
-    return UidOps(
-        uid=uid,
-        uid_state=state,
-        capability=capability,
-        modes=MappingProxyType(modes),
-        packages=MappingProxyType({name: tuple(ops) for name, ops in packages.items()}),
-        properties=MappingProxyType(properties),
-    )
 
 
 def _parse_dump(text: str) -> Parsed[AppOpsDump]:
@@ -480,8 +693,10 @@ def _parse_dump(text: str) -> Parsed[AppOpsDump]:
     last_complete = region.endswith("\n")
     if not any(lines):
         return Parsed(AppOpsDump(), (), "; ".join([*errors, "no dumpsys appops text: empty"]))
-    final_no = base + len(lines)  # a cut-off dump ends in an incomplete line: see the end
-    warned_before_final = -1
+    warned_before_final = -1  # a cut-off dump ends in an incomplete line: see the end
+    # The last line is read after the others, by the same loop body, so that the number of
+    # warnings before it is known without comparing every line's number with the last one.
+    final = [lines.pop()]
 
     uids: list[UidOps] = []
     kind = _TOP
@@ -494,7 +709,8 @@ def _parse_dump(text: str) -> Parsed[AppOpsDump]:
     u_props: dict[str, str] = {}
     u_packages: dict[str, list[AppOpEntry]] = {}
     fg_ops = False
-    # The package and the op being read (o_name None: none).
+    # The package and the op being read (o_name None: none). o_name is only ever set while
+    # in_package, and in_package only while kind == _UID.
     p_ops: list[AppOpEntry] = []
     in_package = False
     o_name: str | None = None
@@ -513,178 +729,299 @@ def _parse_dump(text: str) -> Parsed[AppOpsDump]:
     # Each distinct duration / proxy text is read once (they take few values in a dump).
     durations: dict[str, int | None] = {}
     proxies: dict[str, tuple[int, str | None, str | None] | None] = {}
-    record: OpAccess | AppOpEntry
+    bare: dict[tuple[str, Mode, str | None, Mode | None], AppOpEntry] = {}
     # Hot-loop locals (a local lookup is cheaper than a global or attribute one).
     access_body = _ACCESS_BODY.fullmatch
-    small = _SMALL
-    mode_of = _MODES.get
+    access_p = _ACCESS_P.fullmatch
+    # Plain-dict copies of the read-only tables, once per parse: the loop makes five lookups
+    # per access record, and a dict subscript skips the MappingProxyType's indirection.
+    mode_of = dict(_MODES).get
+    in_millis, in_seconds = dict(_MILLIS), dict(_SECONDS)
+    in_minutes, in_hours, in_days = dict(_MINUTES), dict(_HOURS), dict(_DAYS)
     new = _new
     fast_access = _FAST_ACCESS
     fast_entry = _FAST_ENTRY
+    fast_lane = _FAST_LANE
+    access_at, reject_at, continued_at = _ACCESS_AT, _REJECT_AT, _CONTINUED_AT
+    op_at, package_at = _OP_AT, _PACKAGE_AT
 
     line_no = base
-    for line in lines:
-        line_no += 1
-        if line_no == final_no:
+    for batch in (lines, final):
+        if batch is final:
             warned_before_final = len(warnings)
-        stripped = line.lstrip(" ")
-        indent = len(line) - len(stripped)
+        for line in batch:
+            line_no += 1
 
-        if kind == _UID and indent > 2 and stripped:
-            if indent >= 8:
-                # ---- inside an op: access records, running state, attribution groups
-                if o_name is None:
-                    _warn(warnings, line_no, line, "op detail outside an op")
-                    continue
-                head = stripped[:8]
-                if head == "Access: ":
-                    last_kind = 1
-                    body = stripped[8:]
-                elif head == "Reject: ":
-                    last_kind = 2
-                    body = stripped[8:]
-                elif indent >= 14 and last_kind:
-                    body = stripped  # P: one more uid state of the Access:/Reject: line above
-                else:
-                    body = ""
-                if body:
-                    rejected = last_kind == 2
-                    m = access_body(body)
-                    if m is None:
-                        _warn(warnings, line_no, line, _access_failure(body))
-                        last_kind = 0
-                        continue
-                    (
-                        q_state,
-                        flags,
-                        state,
-                        time,
-                        _,
-                        sign,
-                        days,
-                        hours,
-                        minutes,
-                        seconds,
-                        millis,
-                        dur,
-                        tail,
-                    ) = m.groups()
-                    if q_state is not None:
-                        state = q_state
-                    else:
+            if in_package and fast_lane:
+                # ---- the lines a package is made of, known by their fixed start (indentation
+                # included) without measuring it. A line not exactly in the usual shape goes on
+                # to the general dispatch below, which reads it again (and warns).
+                head = line[:18]
+                access = 0  # what the line is if it is an access record: as last_kind
+                if o_name is not None:
+                    if head == access_at:
+                        access = 1
+                    elif head == reject_at:
+                        access = 2
+                    elif (
+                        head == continued_at
+                        and line[18:19] not in " "
+                        and line[18:26] not in _KEYWORDS
+                    ):
+                        # Indented 18 exactly: P's next uid state, if one is due (a keyword
+                        # there starts a record of its own: the general path reads that).
+                        access = last_kind
+                if access:
+                    # What _access() does, inlined: this runs once per access record. Where
+                    # the line is not as usual, the general dispatch below reads it again.
+                    m = access_p(line, 18)
+                    if m is not None:
+                        state, time, sign, days, hours, minutes, seconds, millis = m.groups()
                         flags = ""
-                    # The relative time, as _duration_value() computes it (inlined: hot path).
-                    relative = 0
-                    if sign is not None:
-                        relative = small[millis]
-                        if seconds is not None:
-                            relative += 1000 * small[seconds]
-                            if minutes is not None:
-                                relative += 60_000 * small[minutes]
-                                if hours is not None:
-                                    relative += 3_600_000 * small[hours]
-                                    if days is not None:
-                                        relative += 86_400_000 * int(days)
+                        duration: int | None = None
+                        proxy_uid: int | None = None
+                        proxy_package: str | None = None
+                        proxy_tag: str | None = None
+                    else:
+                        m = access_body(line, 18)
+                        if m is not None:
+                            (
+                                q_state,
+                                flags,
+                                state,
+                                time,
+                                sign,
+                                days,
+                                hours,
+                                minutes,
+                                seconds,
+                                millis,
+                                dur,
+                                tail,
+                            ) = m.groups()
+                            if q_state is not None:
+                                state = q_state
+                            else:
+                                flags = ""
+                            duration = proxy_uid = proxy_package = proxy_tag = None
+                            if dur is not None:
+                                duration = durations.get(dur)
+                                if duration is None:
+                                    duration = durations[dur] = parse_duration(dur)
+                                    if duration is None:
+                                        m = None  # to be warned about below
+                            if tail and m is not None:
+                                proxy = proxies.get(tail)
+                                if proxy is None:
+                                    proxy = proxies[tail] = _proxy(tail)
+                                if proxy is None:
+                                    m = None  # to be warned about below
+                                else:
+                                    proxy_uid, proxy_package, proxy_tag = proxy
+                    if m is not None:
+                        try:
+                            relative = (
+                                in_millis[millis]
+                                + in_seconds[seconds]
+                                + in_minutes[minutes]
+                                + in_hours[hours]
+                                + in_days[days]
+                            )
+                        except KeyError:  # a thousand days or more: the only key not held
+                            relative = _duration_value(None, days, hours, minutes, seconds, millis)
                         if sign == "-":
                             relative = -relative
-                    duration: int | None = None
-                    if dur is not None:
-                        duration = durations.get(dur)
-                        if duration is None:
-                            duration = durations[dur] = parse_duration(dur)
-                            if duration is None:
-                                _warn(warnings, line_no, line, "duration not understood")
-                                last_kind = 0
-                                continue
-                    proxy_uid: int | None = None
-                    proxy_package: str | None = None
-                    proxy_tag: str | None = None
-                    if tail:
-                        proxy = proxies.get(tail)
-                        if proxy is None:
-                            proxy = proxies[tail] = _proxy(tail)
-                            if proxy is None:
-                                _warn(warnings, line_no, line, "text after the time not understood")
-                                last_kind = 0
-                                continue
-                        proxy_uid, proxy_package, proxy_tag = proxy
-                    if fast_access:
-                        record = new(OpAccess)
-                        fields = record.__dict__
-                        fields["uid_state"] = state
-                        fields["flags"] = flags
-                        fields["time"] = time
-                        fields["relative_ms"] = relative
-                        fields["duration_ms"] = duration
-                        fields["rejected"] = rejected
-                        fields["attribution_tag"] = o_tag
-                        fields["proxy_uid"] = proxy_uid
-                        fields["proxy_package"] = proxy_package
-                        fields["proxy_tag"] = proxy_tag
-                    else:
-                        record = _make_access(
-                            state,
-                            flags,
-                            time,
-                            relative,
-                            duration,
-                            rejected,
-                            o_tag,
-                            proxy_uid,
-                            proxy_package,
-                            proxy_tag,
-                        )
-                    o_accesses.append(record)
-                    continue
-                if indent >= 14:
-                    _warn(warnings, line_no, line, "access line without Access:/Reject:")
-                    continue
-                last_kind = 0
-                if stripped.startswith("Running start at: "):
-                    since = parse_duration(stripped[18:].rstrip())
-                    if since is None:
-                        _warn(warnings, line_no, line, "running time not understood")
-                    o_runs.append((o_tag, since, 1))
-                elif stripped.startswith("duration="):
-                    o_duration = parse_duration(stripped[9:].rstrip())
-                    if o_duration is None:
-                        _warn(warnings, line_no, line, "duration not understood")
-                elif stripped.startswith("startNesting="):
-                    nesting = _small_int(stripped[13:].rstrip())
-                    if nesting is None:
-                        _warn(warnings, line_no, line, "startNesting not understood")
-                    elif in_group:  # R+: after this tag's "Running start at:", if > 1
-                        if o_runs and o_runs[-1][0] == o_tag:
-                            o_runs[-1] = (o_tag, o_runs[-1][1], nesting)
+                        if fast_access:
+                            built = new(_AccessSlots)
+                            built.uid_state = state
+                            built.flags = flags
+                            built.time = time
+                            built.relative_ms = relative
+                            built.duration_ms = duration
+                            built.rejected = access == 2
+                            built.attribution_tag = o_tag
+                            built.proxy_uid = proxy_uid
+                            built.proxy_package = proxy_package
+                            built.proxy_tag = proxy_tag
+                            built.__class__ = OpAccess  # type: ignore[assignment]  # see records
+                            o_accesses.append(built)  # type: ignore[arg-type]  # an OpAccess now
                         else:
-                            _warn(warnings, line_no, line, "startNesting without running")
-                    else:  # P/Q: per op, also while not running
-                        o_nesting = nesting
-                        if o_runs:
-                            o_runs[-1] = (o_runs[-1][0], o_runs[-1][1], nesting)
-                elif stripped.rstrip() == "]":
-                    if not in_group:
-                        _warn(warnings, line_no, line, "']' without an attribution group")
-                    in_group = False
-                    o_tag = None
-                elif stripped.endswith("=["):
-                    if in_group:
-                        _warn(warnings, line_no, line, "attribution group inside another")
-                    tag = stripped[:-2]
-                    o_tag = None if tag == "null" else tag
-                    in_group = True
-                    group_line = line_no
-                    group_text = line
-                else:
-                    _warn(warnings, line_no, line, "line in an op not understood")
-                continue
+                            o_accesses.append(
+                                _make_access(
+                                    state,
+                                    flags,
+                                    time,
+                                    relative,
+                                    duration,
+                                    access == 2,
+                                    o_tag,
+                                    proxy_uid,
+                                    proxy_package,
+                                    proxy_tag,
+                                )
+                            )
+                        last_kind = access
+                        continue
+                elif not in_group:
+                    # An op line "OP (mode):" (P+; with a trailing space to U) or a package
+                    # line: both end the op being read.
+                    op_mode: Mode | None = None  # set: the line opens an op
+                    opens_package = False
+                    if head[:6] == op_at and line[6:7] not in " ":
+                        if line[-2:] == "):":
+                            name, sep, inner = line[6:-2].partition(" (")
+                        elif line[-3:] == "): ":
+                            name, sep, inner = line[6:-3].partition(" (")
+                        else:
+                            sep = ""
+                        if sep and name and " " not in name:
+                            op_mode = mode_of(inner)  # None for "mode / switch OP=mode" too
+                    elif head[:12] == package_at and line[-1:] == ":":
+                        opens_package = True
+                    if op_mode is not None or opens_package:
+                        if o_name is not None:
+                            if o_runs or not fast_entry:
+                                p_ops.append(
+                                    _make_entry(
+                                        o_name,
+                                        o_mode,
+                                        o_switch,
+                                        o_switch_mode,
+                                        o_accesses,
+                                        o_runs,
+                                        o_duration,
+                                        o_nesting,
+                                        bare=bare,
+                                    )
+                                )
+                            else:  # _make_entry() inlined for the common case
+                                # An op with a mode and nothing else is one record per distinct
+                                # value, shared by every package that has it: a dump repeats a
+                                # few dozen such values over thousands of packages.
+                                bare_key = None
+                                shared = None
+                                if not o_accesses and o_duration is None and not o_nesting:
+                                    bare_key = (o_name, o_mode, o_switch, o_switch_mode)
+                                    shared = bare.get(bare_key)
+                                if shared is not None:
+                                    p_ops.append(shared)
+                                else:
+                                    built_entry = new(_EntrySlots)
+                                    built_entry.op = o_name
+                                    built_entry.mode = o_mode
+                                    built_entry.switch_op = o_switch
+                                    built_entry.switch_mode = o_switch_mode
+                                    built_entry.accesses = tuple(o_accesses)
+                                    built_entry.running = False
+                                    built_entry.running_for_ms = None
+                                    built_entry.nesting = o_nesting
+                                    built_entry.duration_ms = o_duration
+                                    built_entry.runs = ()
+                                    built_entry.scope = "package"
+                                    built_entry.__class__ = AppOpEntry  # type: ignore[assignment]
+                                    made: AppOpEntry = built_entry  # type: ignore[assignment]
+                                    p_ops.append(made)
+                                    if bare_key is not None:
+                                        bare[bare_key] = made
+                            o_name = None
+                        if op_mode is not None:
+                            o_name = _op_name(name) if name[:3] == "OP_" else name
+                            o_mode = op_mode
+                            o_switch = o_switch_mode = None
+                            if o_accesses:  # (the entry holds a copy: reuse an empty list)
+                                o_accesses = []
+                            if o_runs:
+                                o_runs = []
+                            o_duration = None
+                            o_nesting = 0
+                            o_tag = None
+                            last_kind = 0
+                        else:
+                            fg_ops = False
+                            name = line[12:-1]
+                            known = u_packages.get(name)
+                            if known is None:
+                                known = u_packages[name] = []
+                            p_ops = known
+                        continue
 
-            if indent == 6:
-                # ---- an op of the current package, or a uid-scope mode before any package
-                body = stripped.rstrip()
-                if in_package:
-                    if o_name is not None:
-                        if o_runs or not fast_entry:
+            # ---- the general dispatch, on indentation and a literal prefix
+            stripped = line.lstrip(" ")
+            indent = len(line) - len(stripped)
+
+            if kind == _UID and indent > 2 and stripped:
+                if indent >= 8:
+                    # ---- inside an op: access records, running state, attribution groups
+                    if o_name is None:
+                        _warn(warnings, line_no, line, "op detail outside an op")
+                        continue
+                    head = stripped[:8]
+                    if head == "Access: ":
+                        last_kind = 1
+                        body = stripped[8:]
+                    elif head == "Reject: ":
+                        last_kind = 2
+                        body = stripped[8:]
+                    elif indent >= 14 and last_kind:
+                        body = stripped  # P: one more uid state of the Access:/Reject: line above
+                    else:
+                        body = ""
+                    if body:
+                        got = _access(body, last_kind == 2, o_tag, durations, proxies)
+                        if isinstance(got, str):
+                            _warn(warnings, line_no, line, got)
+                            last_kind = 0
+                        else:
+                            o_accesses.append(got)
+                        continue
+                    if indent >= 14:
+                        _warn(warnings, line_no, line, "access line without Access:/Reject:")
+                        continue
+                    last_kind = 0
+                    if stripped.startswith("Running start at: "):
+                        since = parse_duration(stripped[18:].rstrip())
+                        if since is None:
+                            _warn(warnings, line_no, line, "running time not understood")
+                        o_runs.append((o_tag, since, 1))
+                    elif stripped.startswith("duration="):
+                        o_duration = parse_duration(stripped[9:].rstrip())
+                        if o_duration is None:
+                            _warn(warnings, line_no, line, "duration not understood")
+                    elif stripped.startswith("startNesting="):
+                        nesting = _small_int(stripped[13:].rstrip())
+                        if nesting is None:
+                            _warn(warnings, line_no, line, "startNesting not understood")
+                        elif in_group:  # R+: after this tag's "Running start at:", if > 1
+                            if o_runs and o_runs[-1][0] == o_tag:
+                                o_runs[-1] = (o_tag, o_runs[-1][1], nesting)
+                            else:
+                                _warn(warnings, line_no, line, "startNesting without running")
+                        else:  # P/Q: per op, also while not running
+                            o_nesting = nesting
+                            if o_runs:
+                                o_runs[-1] = (o_runs[-1][0], o_runs[-1][1], nesting)
+                    elif stripped.rstrip() == "]":
+                        if not in_group:
+                            _warn(warnings, line_no, line, "']' without an attribution group")
+                        in_group = False
+                        o_tag = None
+                    elif stripped.endswith("=["):
+                        if in_group:
+                            _warn(warnings, line_no, line, "attribution group inside another")
+                        tag = stripped[:-2]
+                        o_tag = None if tag == "null" else tag
+                        in_group = True
+                        group_line = line_no
+                        group_text = line
+                    else:
+                        _warn(warnings, line_no, line, "line in an op not understood")
+                    continue
+
+                if indent == 6:
+                    # ---- an op of the current package, or a uid-scope mode before any package
+                    body = stripped.rstrip()
+                    if in_package:
+                        if o_name is not None:
                             p_ops.append(
                                 _make_entry(
                                     o_name,
@@ -695,214 +1032,217 @@ def _parse_dump(text: str) -> Parsed[AppOpsDump]:
                                     o_runs,
                                     o_duration,
                                     o_nesting,
+                                    bare=bare,
                                 )
                             )
-                        else:  # _make_entry() inlined for the common case (hot path)
-                            record = new(AppOpEntry)
-                            fields = record.__dict__
-                            fields["op"] = o_name
-                            fields["mode"] = o_mode
-                            fields["switch_op"] = o_switch
-                            fields["switch_mode"] = o_switch_mode
-                            fields["accesses"] = tuple(o_accesses)
-                            fields["running"] = False
-                            fields["running_for_ms"] = None
-                            fields["nesting"] = o_nesting
-                            fields["duration_ms"] = o_duration
-                            fields["runs"] = ()
-                            fields["scope"] = "package"
-                            p_ops.append(record)
-                        o_name = None
-                        if in_group:
-                            _warn(warnings, group_line, group_text, "attribution group not closed")
-                            in_group = False
-                    if body[-2:] == "):":
-                        # "OP (mode[ / switch SWITCH=mode]):" (P+; with a trailing space to U)
-                        name, sep, inner = body[:-2].partition(" (")
-                        if sep and name and " " not in name:
-                            mode_text, sw_sep, switch = inner.partition(" / switch ")
-                            mode = mode_of(mode_text)
+                            o_name = None
+                            if in_group:
+                                _warn(
+                                    warnings, group_line, group_text, "attribution group not closed"
+                                )
+                                in_group = False
+                        if body[-2:] == "):":
+                            # "OP (mode[ / switch SWITCH=mode]):" (P+; with a trailing space to U)
+                            name, sep, inner = body[:-2].partition(" (")
+                            if sep and name and " " not in name:
+                                mode_text, sw_sep, switch = inner.partition(" / switch ")
+                                mode = mode_of(mode_text)
+                                if mode is None:
+                                    _warn(warnings, line_no, line, "mode not understood")
+                                    mode = "unknown"
+                                if name.startswith("OP_"):
+                                    name = _op_name(name)
+                                o_name = name
+                                o_mode = mode
+                                o_switch = o_switch_mode = None
+                                if sw_sep:
+                                    sw_name, _, sw_mode = switch.partition("=")
+                                    o_switch = _op_name(sw_name)
+                                    o_switch_mode = _MODES.get(sw_mode)
+                                    if o_switch_mode is None:
+                                        _warn(warnings, line_no, line, "switch mode not understood")
+                                        o_switch_mode = "unknown"
+                                if o_accesses:  # (the entry holds a copy: reuse an empty list)
+                                    o_accesses = []
+                                if o_runs:
+                                    o_runs = []
+                                o_duration = None
+                                o_nesting = 0
+                                o_tag = None
+                                last_kind = 0
+                                continue
+                        elif ": mode=" in body:
+                            # O: "OP: mode=0; time=+5s0ms ago; duration=+1s0ms" or "... (running)"
+                            entry = _get_line(body, "package", True)
+                            if isinstance(entry, str):
+                                _warn(warnings, line_no, line, entry)
+                            else:
+                                p_ops.append(entry)
+                            continue
+                        _warn(warnings, line_no, line, "op line not understood")
+                        continue
+                    name, sep, value = body.partition(": ")
+                    if sep and _looks_like_op(name):
+                        if value[:5] == "mode=":
+                            mode = mode_of(value[5:])
                             if mode is None:
                                 _warn(warnings, line_no, line, "mode not understood")
-                                mode = "unknown"
-                            if name.startswith("OP_"):
-                                name = _op_name(name)
-                            o_name = name
-                            o_mode = mode
-                            o_switch = o_switch_mode = None
-                            if sw_sep:
-                                sw_name, _, sw_mode = switch.partition("=")
-                                o_switch = _op_name(sw_name)
-                                o_switch_mode = _MODES.get(sw_mode)
-                                if o_switch_mode is None:
-                                    _warn(warnings, line_no, line, "switch mode not understood")
-                                    o_switch_mode = "unknown"
-                            if o_accesses:  # (the entry holds a copy: reuse an empty list)
-                                o_accesses = []
-                            if o_runs:
-                                o_runs = []
-                            o_duration = None
-                            o_nesting = 0
-                            o_tag = None
-                            last_kind = 0
+                            u_modes[_op_name(name)] = value[5:] if mode is None else mode
                             continue
-                    elif ": mode=" in body:
-                        # O: "OP: mode=0; time=+5s0ms ago; duration=+1s0ms" or "... (running)"
-                        entry = _get_line(body, "package", True)
-                        if isinstance(entry, str):
-                            _warn(warnings, line_no, line, entry)
-                        else:
-                            p_ops.append(entry)
-                        continue
-                    _warn(warnings, line_no, line, "op line not understood")
+                        if fg_ops and value in ("WATCHER", "SILENT"):
+                            continue  # the foregroundOps list: watcher bookkeeping, skipped
+                    _warn(warnings, line_no, line, "uid-level line not understood")
                     continue
-                name, sep, value = body.partition(": ")
-                if sep and _looks_like_op(name):
-                    if value[:5] == "mode=":
-                        mode = _MODES.get(value[5:])
-                        if mode is None:
-                            _warn(warnings, line_no, line, "mode not understood")
-                        u_modes[_op_name(name)] = value[5:] if mode is None else mode
-                        continue
-                    if fg_ops and value in ("WATCHER", "SILENT"):
-                        continue  # the foregroundOps list: watcher bookkeeping, skipped
-                _warn(warnings, line_no, line, "uid-level line not understood")
-                continue
 
-            if indent == 4:
-                # ---- a package, or a property of the uid
-                fg_ops = False
-                if stripped.startswith("Package ") and stripped.rstrip()[-1] == ":":
-                    if o_name is not None:
-                        p_ops.append(
-                            _make_entry(
-                                o_name,
-                                o_mode,
-                                o_switch,
-                                o_switch_mode,
-                                o_accesses,
-                                o_runs,
-                                o_duration,
-                                o_nesting,
+                if indent == 4:
+                    # ---- a package, or a property of the uid
+                    fg_ops = False
+                    if stripped.startswith("Package ") and stripped.rstrip()[-1] == ":":
+                        if o_name is not None:
+                            p_ops.append(
+                                _make_entry(
+                                    o_name,
+                                    o_mode,
+                                    o_switch,
+                                    o_switch_mode,
+                                    o_accesses,
+                                    o_runs,
+                                    o_duration,
+                                    o_nesting,
+                                    bare=bare,
+                                )
                             )
-                        )
-                        o_name = None
-                        if in_group:
-                            _warn(warnings, group_line, group_text, "attribution group not closed")
-                            in_group = False
-                    name = stripped.rstrip()[8:-1]
-                    known = u_packages.get(name)
-                    if known is None:
-                        known = u_packages[name] = []
-                    p_ops = known
-                    in_package = True
+                            o_name = None
+                            if in_group:
+                                _warn(
+                                    warnings, group_line, group_text, "attribution group not closed"
+                                )
+                                in_group = False
+                        name = stripped.rstrip()[8:-1]
+                        known = u_packages.get(name)
+                        if known is None:
+                            known = u_packages[name] = []
+                        p_ops = known
+                        in_package = True
+                        continue
+                    if not in_package:
+                        key, sep, value = stripped.partition("=")
+                        if sep and key and " " not in key:
+                            value = value.strip()
+                            if key == "state":
+                                u_state = value
+                            elif key == "capability":
+                                u_capability = value
+                            else:
+                                u_props[key] = value
+                            continue
+                        if stripped.rstrip() == "foregroundOps:":
+                            fg_ops = True
+                            continue
+                    _warn(warnings, line_no, line, "uid-level line not understood")
                     continue
-                if not in_package:
-                    key, sep, value = stripped.partition("=")
-                    if sep and key and " " not in key:
-                        value = value.strip()
-                        if key == "state":
-                            u_state = value
-                        elif key == "capability":
-                            u_capability = value
-                        else:
-                            u_props[key] = value
-                        continue
-                    if stripped.rstrip() == "foregroundOps:":
-                        fg_ops = True
-                        continue
-                _warn(warnings, line_no, line, "uid-level line not understood")
+
+                _warn(warnings, line_no, line, "unexpected indentation")
                 continue
 
-            _warn(warnings, line_no, line, "unexpected indentation")
-            continue
-
-        if not stripped:
-            continue  # blank
-        new_uid = -1
-        if indent == 0:
-            # ---- column 0: the dump header, tail sections, failures
-            title = line.rstrip()
-            if title == _HEADER:
-                if seen_header:
-                    _warn(warnings, line_no, line, "a second dump starts here; not read")
-                    break
-                seen_header = True
-                new_kind = _TOP
-            elif title in _TAIL_SECTIONS:
-                new_kind = _TAIL
-            elif line.startswith(_FAILURES):
-                errors.append(f"line {line_no}: {line[:_CUT]}")
-                continue
-            elif kind in (_SECTION, _TAIL):
-                continue  # e.g. PackageTagsList lines of the policy dump, event log lines
-            else:
-                _warn(warnings, line_no, line, "unexpected line at column 0")
-                continue
-        elif indent <= 2:
-            # ---- indent 2: a uid block or another section begins
-            if kind == _TAIL:
-                continue
-            new_kind = _SECTION
-            if indent == 2 and stripped.startswith("Uid ") and stripped.rstrip()[-1] == ":":
-                uid = _uid(stripped.rstrip()[4:-1])
-                if uid is None:
-                    _warn(warnings, line_no, line, "uid not understood; block skipped")
+            if not stripped:
+                continue  # blank
+            new_uid = -1
+            if indent == 0:
+                # ---- column 0: the dump header, tail sections, failures
+                title = line.rstrip()
+                if title == _HEADER:
+                    if seen_header:
+                        _warn(warnings, line_no, line, "a second dump starts here; not read")
+                        break
+                    seen_header = True
+                    new_kind = _TOP
+                elif title in _TAIL_SECTIONS:
+                    new_kind = _TAIL
+                elif line.startswith(_FAILURES):
+                    errors.append(f"line {line_no}: {line[:_CUT]}")
+                    continue
+                elif kind in (_SECTION, _TAIL):
+                    continue  # e.g. PackageTagsList lines of the policy dump, event log lines
                 else:
-                    new_kind = _UID
-                    new_uid = uid
-            elif indent != 2 or not (
-                stripped in _KNOWN_SECTIONS or stripped.startswith(_KNOWN_SECTION_PREFIXES)
-            ):
-                _warn(warnings, line_no, line, "unknown section; skipped")
-        else:
-            if kind == _TOP:
-                _warn(warnings, line_no, line, "indented line outside any section")
-            continue  # inside a skipped section
+                    _warn(warnings, line_no, line, "unexpected line at column 0")
+                    continue
+            elif indent <= 2:
+                # ---- indent 2: a uid block or another section begins
+                if kind == _TAIL:
+                    continue
+                new_kind = _SECTION
+                if indent == 2 and stripped.startswith("Uid ") and stripped.rstrip()[-1] == ":":
+                    uid = _uid(stripped.rstrip()[4:-1])
+                    if uid is None:
+                        _warn(warnings, line_no, line, "uid not understood; block skipped")
+                    else:
+                        new_kind = _UID
+                        new_uid = uid
+                elif indent != 2 or not (
+                    stripped in _KNOWN_SECTIONS or stripped.startswith(_KNOWN_SECTION_PREFIXES)
+                ):
+                    _warn(warnings, line_no, line, "unknown section; skipped")
+            else:
+                if kind == _TOP:
+                    _warn(warnings, line_no, line, "indented line outside any section")
+                continue  # inside a skipped section
 
-        # A new region begins: the uid block being read (if any) is complete.
-        if o_name is not None:
-            p_ops.append(
-                _make_entry(
-                    o_name,
-                    o_mode,
-                    o_switch,
-                    o_switch_mode,
-                    o_accesses,
-                    o_runs,
-                    o_duration,
-                    o_nesting,
+            # A new region begins: the uid block being read (if any) is complete.
+            if o_name is not None:
+                p_ops.append(
+                    _make_entry(
+                        o_name,
+                        o_mode,
+                        o_switch,
+                        o_switch_mode,
+                        o_accesses,
+                        o_runs,
+                        o_duration,
+                        o_nesting,
+                        bare=bare,
+                    )
                 )
-            )
-            o_name = None
-            if in_group:
-                _warn(warnings, group_line, group_text, "attribution group not closed")
-                in_group = False
-        if u_uid >= 0:
-            uids.append(_uid_ops(u_uid, u_state, u_capability, u_modes, u_packages, u_props))
-        kind = new_kind
-        u_uid = new_uid
-        if new_uid >= 0:
-            u_state = u_capability = None
-            u_modes = {}
-            u_props = {}
-            u_packages = {}
-            fg_ops = False
-        in_package = False
+                o_name = None
+                if in_group:
+                    _warn(warnings, group_line, group_text, "attribution group not closed")
+                    in_group = False
+            if u_uid >= 0:
+                uids.append(_uid_ops(u_uid, u_state, u_capability, u_modes, u_packages, u_props))
+            kind = new_kind
+            u_uid = new_uid
+            if new_uid >= 0:
+                u_state = u_capability = None
+                u_modes = {}
+                u_props = {}
+                u_packages = {}
+                fg_ops = False
+            in_package = False
+        else:
+            continue
+        break  # a second dump begins: the rest is not read
 
     if in_group:
         errors.append(f"cut off: the attribution group opened on line {group_line} is not closed")
     if o_name is not None:
         p_ops.append(
             _make_entry(
-                o_name, o_mode, o_switch, o_switch_mode, o_accesses, o_runs, o_duration, o_nesting
+                o_name,
+                o_mode,
+                o_switch,
+                o_switch_mode,
+                o_accesses,
+                o_runs,
+                o_duration,
+                o_nesting,
+                bare=bare,
             )
         )
     if u_uid >= 0:
         uids.append(_uid_ops(u_uid, u_state, u_capability, u_modes, u_packages, u_props))
 
     if not last_complete and 0 <= warned_before_final < len(warnings):
-        errors.append(f"cut off: the last line ({final_no}) is incomplete")
+        errors.append(f"cut off: the last line ({line_no}) is incomplete")
     if not seen_header and not errors:
         errors.append(f"no '{_HEADER}' line: not a complete dumpsys appops output")
     return Parsed(AppOpsDump(tuple(uids)), warnings.result(), "; ".join(errors) or None)
