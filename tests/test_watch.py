@@ -284,3 +284,68 @@ def test_a_new_app_with_a_blank_name_is_flagged(
         adb_server.disconnect(device.serial)
         if device.server is not None:
             host.stop(device.server)
+
+
+def test_device_states_are_reported_as_they_come_and_go(
+    host: SimHost, adb_server: AdbServer, client: AdbClient, tmp_path: Path
+) -> None:
+    from agent.sim.transport import AuthMode
+
+    device = host.plug(SimDevice(build_state(PROFILES["moto-g30-a11"]), auth=AuthMode.PROMPT))
+    try:
+        with Store.open(tmp_path / "tg.db") as store:
+            engine = Engine(client, store, interval=0.2, serials=[device.serial])
+            events, _ = engine.events_queue()
+            engine.start()
+
+            def states() -> list[str]:
+                return [
+                    str(e.detail.get("state"))
+                    for e in list(events.queue)
+                    if e.kind == "device_state"
+                ]
+
+            adb_server.run("connect", device.serial)
+            _wait(lambda: "unauthorized" in states())
+            assert store.load_snapshot(device.serial) is None  # nothing can be read yet
+            assert device.server is not None
+            host.call(device.server.accept_auth)
+            _wait(lambda: "connected" in states())
+            _wait(lambda: store.load_snapshot(device.serial) is not None)  # read at once
+            adb_server.disconnect(device.serial)
+            _wait(lambda: "gone" in states())
+            engine.stop()
+        seen = states()  # the server may show "offline" while the key exchange runs
+        order = [seen.index(s) for s in ("unauthorized", "connected", "gone")]
+        assert order == sorted(order), seen
+    finally:
+        adb_server.disconnect(device.serial)
+        if device.server is not None:
+            host.stop(device.server)
+
+
+def test_baseline_accept_package_and_all(
+    host: SimHost, adb_server: AdbServer, tmp_path: Path
+) -> None:
+    device = host.plug(SimDevice(build_state(PROFILES["pixel8-a15"])))
+    adb_server.connect(device.serial)
+    env = dict(adb_server.env, TETHERGUARD_HOME=str(tmp_path))
+    try:
+        assert _cli("watch", "--once", env=env).returncode == 0
+        done = _cli("baseline", "accept", "--package", "com.tencent.mm", env=env)
+        assert done.returncode == 0, done.stderr
+        assert "accepted" in done.stdout
+        shown = _cli("baseline", "show", env=env).stdout.splitlines()
+        assert shown
+        assert all("com.tencent.mm" in line for line in shown)
+        assert any("android.permission.CAMERA = true" in line for line in shown)
+        everything = _cli("baseline", "accept", "--all", env=env)
+        assert everything.returncode == 0
+        assert len(_cli("baseline", "show", env=env).stdout.splitlines()) > len(shown)
+        missing = _cli("baseline", "accept", "--package", "com.not.there", env=env)
+        assert missing.returncode == 4
+        assert "no stored snapshot shows" in missing.stderr
+    finally:
+        adb_server.disconnect(device.serial)
+        if device.server is not None:
+            host.stop(device.server)
