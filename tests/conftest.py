@@ -13,6 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from agent.adb import AdbClient, ServerAddress
+from agent.sim.host import SimHost
 from tests.adbserver import AdbServer, bundled_adb, free_port
 
 
@@ -43,3 +45,17 @@ def adb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdbServer]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def host() -> Iterator[SimHost]:
+    """One event loop hosting the simulated phones of the whole session (tests plug and unplug
+    their own phones on it)."""
+    with SimHost() as sim:
+        yield sim
+
+
+@pytest.fixture
+def client(adb_server: AdbServer) -> AdbClient:
+    """tetherguard's adb client on the session's private server (never starts another)."""
+    return AdbClient(ServerAddress("127.0.0.1", adb_server.port), start_server=False)

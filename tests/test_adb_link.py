@@ -37,17 +37,6 @@ from tests.adbserver import AdbServer, free_port
 from tests.simfleet import PIXEL_PROPS, plugged
 
 
-@pytest.fixture(scope="module")
-def host() -> Iterator[SimHost]:
-    with SimHost() as sim:
-        yield sim
-
-
-@pytest.fixture
-def client(adb_server: AdbServer) -> AdbClient:
-    return AdbClient(ServerAddress("127.0.0.1", adb_server.port), start_server=False)
-
-
 @pytest.fixture
 def phone(host: SimHost, adb_server: AdbServer) -> Iterator[AdbDeviceServer]:
     with plugged(host, adb_server) as device:

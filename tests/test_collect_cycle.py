@@ -18,12 +18,6 @@ from agent.snapshot import Snapshot
 from tests.adbserver import AdbServer
 
 
-@pytest.fixture(scope="module")
-def host() -> Iterator[SimHost]:
-    with SimHost() as sim:
-        yield sim
-
-
 @pytest.fixture
 def phone(host: SimHost, adb_server: AdbServer, request: Any) -> Iterator[SimDevice]:
     profile = getattr(request, "param", "pixel8-a15")

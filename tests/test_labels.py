@@ -19,7 +19,7 @@ import pytest
 from pyaxmlparser import APK
 from pyaxmlparser.axmlprinter import AXMLPrinter
 
-from agent.adb import AdbClient, DeviceLink, ServerAddress
+from agent.adb import AdbClient, DeviceLink
 from agent.labels import CACHE_FILE, LabelCache, LabelResult, read_label
 from agent.sim.apk import (
     ANDROID_NS,
@@ -255,17 +255,6 @@ class CountingLink:
     def pull(self, remote: str, local: str | Path) -> int:
         self.pulls.append(remote)
         return self.link.pull(remote, local)
-
-
-@pytest.fixture(scope="module")
-def host() -> Iterator[SimHost]:
-    with SimHost() as sim:
-        yield sim
-
-
-@pytest.fixture
-def client(adb_server: AdbServer) -> AdbClient:
-    return AdbClient(ServerAddress("127.0.0.1", adb_server.port), start_server=False)
 
 
 @pytest.fixture

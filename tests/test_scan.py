@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from agent.adb import AdbClient, ServerAddress
+from agent.adb import AdbClient
 from agent.report import scan_document, static_findings
 from agent.scan import scan_devices
 from agent.sim.device import SimDevice
@@ -26,17 +26,6 @@ from tests.adbserver import AdbServer
 SCHEMA = json.loads(
     resources.files("agent").joinpath("schemas/scan-1.schema.json").read_text(encoding="utf-8")
 )
-
-
-@pytest.fixture(scope="module")
-def host() -> Iterator[SimHost]:
-    with SimHost() as sim:
-        yield sim
-
-
-@pytest.fixture
-def client(adb_server: AdbServer) -> AdbClient:
-    return AdbClient(ServerAddress("127.0.0.1", adb_server.port), start_server=False)
 
 
 @pytest.fixture

@@ -13,22 +13,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent.adb import AdbClient, CommandTimeout, ServerAddress
+from agent.adb import AdbClient, CommandTimeout
 from agent.sim.device import SimDevice
 from agent.sim.host import SimHost
 from agent.sim.profiles import PROFILES, build_state
 from tests.adbserver import AdbServer
-
-
-@pytest.fixture(scope="module")
-def host() -> Iterator[SimHost]:
-    with SimHost() as sim:
-        yield sim
-
-
-@pytest.fixture
-def client(adb_server: AdbServer) -> AdbClient:
-    return AdbClient(ServerAddress("127.0.0.1", adb_server.port), start_server=False)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ process start in the event log, the admin in ``dumpsys device_policy``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -21,12 +20,6 @@ from agent.sim.scenario import Expectation, Scenario, list_scenarios, run_scenar
 from tests.adbserver import AdbServer
 
 SPEED = 20.0
-
-
-@pytest.fixture(scope="module")
-def host() -> Iterator[SimHost]:
-    with SimHost() as sim:
-        yield sim
 
 
 def _evidence(link: DeviceLink, exp: Expectation, during_use: bool) -> str | None:

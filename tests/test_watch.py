@@ -7,13 +7,12 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from agent.adb import AdbClient, ServerAddress
+from agent.adb import AdbClient
 from agent.engine import Engine
 from agent.events import Event
 from agent.sim.device import SimDevice
@@ -26,17 +25,6 @@ from tests.test_detect_scenarios import LIVE_KINDS, _findings, _matches, _show
 
 RELEASES = sorted(PROFILES, key=lambda p: PROFILES[p].build.sdk)
 CASES = [(s, release) for s in list_scenarios() for release in RELEASES]
-
-
-@pytest.fixture(scope="module")
-def host() -> Iterator[SimHost]:
-    with SimHost() as sim:
-        yield sim
-
-
-@pytest.fixture
-def client(adb_server: AdbServer) -> AdbClient:
-    return AdbClient(ServerAddress("127.0.0.1", adb_server.port), start_server=False)
 
 
 def _wait(predicate: Any, timeout: float = 30.0) -> None:
