@@ -300,14 +300,19 @@ class Collector:
             moved |= _uid_mode_movers(prev, appops)
         sweep = prev.sweeps_due <= 1 and (prev.props.sdk or 0) < 29
         dex = dict(prev.packages.secondary_dex)
+        fresh: set[str] = set()
         if sweep:
             dump = self._parse("dumpsys package", parse_dumpsys_package, self._dumpsys("package"))
+            before = packages
             packages = {p.name: p for p in dump.packages}
             dex = dict(dump.secondary_dex)
-            moved = set()
+            # Already read in full; what differs still needs its launcher entry and label.
+            fresh = moved = {
+                n for n in before.keys() | packages.keys() if before.get(n) != packages.get(n)
+            }
         launcher = dict(prev.launcher)
         labels = dict(prev.labels)
-        for name in sorted(moved):
+        for name in sorted(moved - fresh):
             self._refresh_package(name, packages, dex)
         if moved:
             for user in launcher:

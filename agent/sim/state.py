@@ -830,8 +830,10 @@ class DeviceState:
         for op_map in self.uid_ops.values():
             for entry in op_map.values():
                 entry.running_since_ms = None
-        self.emit("boot_progress_start", self.uptime_ms(), pid=0)
-        self.emit("boot_progress_enable_screen", self.uptime_ms() + 5000, pid=1000)
+        # Uptimes as a boot would log them (0 and ~5 s), not as read off the wall clock a few
+        # microseconds later.
+        self.emit("boot_progress_start", 0, pid=0)
+        self.emit("boot_progress_enable_screen", 5000, pid=1000)
         for pkg in list(self.packages.values()):
             for user, pu in pkg.users.items():
                 if pu.installed and pkg.boot_receivers and pu.enabled not in (2, 3):

@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 SHELL_UID: Final = 2000
+_SHELL_PACKAGE: Final = "com.android.shell"
 SYSTEM_SERVER_PID: Final = 1000
 """The simulated system_server pid; DeviceState.emit() writes AM events with pid 1000 too."""
 ZYGOTE_PID: Final = 600
@@ -1973,7 +1974,10 @@ class _ActivityCommand:
         if target is None or pkg is None or not pkg.users.get(u) or not pkg.users[u].installed:
             await io.err("Error: Not found; no service started.\n")
             return 255
-        self._ensure_process(pkg.name, u, "service", f"{pkg.name}/{target[1]}")
+        # ServiceRecord remembers the caller (recentCallingPackage, R+): here the shell.
+        self._ensure_process(
+            pkg.name, u, "service", f"{pkg.name}/{target[1]}", caller=_SHELL_PACKAGE
+        )
         return 0
 
     async def broadcast(self, c: _Cursor, io: ShellIO) -> int:
@@ -1990,12 +1994,19 @@ class _ActivityCommand:
         await io.out("Broadcast completed: result=0\n")
         return 0
 
-    def _ensure_process(self, name: str, user: int, reason: str, component: str) -> None:
+    def _ensure_process(
+        self, name: str, user: int, reason: str, component: str, caller: str | None = None
+    ) -> None:
         uid = self.state.packages[name].uid(user)
         if any(p.uid == uid for p in self.state.processes.values()):
             return
         self.state.start_process(
-            name, user, reason=reason, component=short_component(component), state="bg"
+            name,
+            user,
+            reason=reason,
+            component=short_component(component),
+            caller=caller,
+            state="bg",
         )
         pu = self.state.packages[name].users.get(user)
         if pu is not None:
@@ -2208,6 +2219,8 @@ class _Dumpsys:
         return "".join(out)
 
     def _caller_uid(self, proc: Process) -> int:
+        if proc.caller_package == _SHELL_PACKAGE:
+            return SHELL_UID  # whether or not the phone lists com.android.shell
         pkg = self.state.packages.get(proc.caller_package or "")
         return pkg.uid(proc.uid // PER_USER_RANGE) if pkg is not None else 1000
 
