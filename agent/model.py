@@ -374,3 +374,176 @@ class PowerState:
     display_state: str | None = None
     """``ON``, ``OFF``, ``DOZE``, ``DOZE_SUSPEND``, ``VR``, ``ON_SUSPEND`` (``Display Power:``)."""
     interactive: bool | None = None
+
+
+# =========================================================================== process starts
+# Process and activity starts read from logcat (``-b events -b system``) and from ``dumpsys
+# activity services``: built by agent.parsers.eventlog and agent.parsers.services, read by
+# agent.starts (autostart / associated start). A section of its own, apart from the snapshot
+# records above: these are a stream of facts, never part of a Snapshot.
+#
+# Every record keeps the time as printed (``stamp``) and, when the line says which moment it
+# means (``-v epoch``, or a year and a zone), as epoch milliseconds (``time_ms``).
+
+
+@dataclass(frozen=True)
+class ProcessStart:
+    """A process started: ``am_proc_start`` and/or ``ActivityManager: Start proc ...``.
+
+    One start shows in both buffers; the parser merges the two views (same pid, moments apart)
+    into one record and says which it saw in :attr:`sources`.
+    """
+
+    time_ms: int | None
+    stamp: str
+    pid: int
+    uid: int | None
+    user: int | None
+    process: str
+    hosting_type: str
+    """``HostingRecord`` type: ``activity``, ``top-activity``, ``broadcast``, ``service``,
+    ``content provider``, ``restart``, ``backup``, ... (OEMs add their own); ``""`` if none."""
+    component: str | None = None
+    """``pkg/.Cls`` (``flattenToShortString``), whatever form the line printed (P prints it so,
+    Q+ prints ``{pkg/full.Class}``); ``None`` when the start names none."""
+    entry_point: str | None = None
+    """``[...]`` after the uid in ``Start proc`` (isolated / app-zygote processes)."""
+    sources: frozenset[str] = frozenset()
+    """``am_proc_start`` (events buffer), ``Start proc`` (system buffer), or both."""
+
+    @property
+    def package(self) -> str:
+        """The package of the component, else the process name up to ``:``."""
+        if self.component:
+            return self.component.split("/", 1)[0]
+        return self.process.split(":", 1)[0]
+
+
+@dataclass(frozen=True)
+class ProcessDied:
+    """``am_proc_died`` or ``ActivityManager: Process NAME (pid N) has died``."""
+
+    time_ms: int | None
+    stamp: str
+    pid: int
+    process: str
+    user: int | None = None
+    oom_adj: int | None = None
+    proc_state: int | None = None
+
+
+@dataclass(frozen=True)
+class ProcessKilled:
+    """``am_kill`` or ``ActivityManager: Killing PID:NAME/UID (adj N): REASON``."""
+
+    time_ms: int | None
+    stamp: str
+    pid: int
+    process: str
+    reason: str
+    user: int | None = None
+    uid: int | None = None
+    oom_adj: int | None = None
+
+
+@dataclass(frozen=True)
+class ActivityStart:
+    """``ActivityManager`` (<= P) / ``ActivityTaskManager`` (Q+) ``START u0 {...} from uid N``:
+    the only logcat trace of *who* started an activity."""
+
+    time_ms: int | None
+    stamp: str
+    user: int
+    component: str | None
+    """``cmp=`` in short form; ``None`` for an implicit intent."""
+    package: str | None
+    """The component's package, else ``pkg=``."""
+    caller_uid: int | None
+    """``from uid N`` (``from pid N`` on very old releases leaves it ``None``)."""
+    caller_pid: int | None = None
+    caller_package: str | None = None
+    """``(pkg)`` after the uid, which newer builds print."""
+    real_caller_uid: int | None = None
+    """``(realCallingUid=N)``: who sent a PendingIntent another app created."""
+    action: str | None = None
+    categories: tuple[str, ...] = ()
+    flags: int | None = None
+    has_bounds: bool = False
+    """``bnds=[..][..]``: the launcher passed the tapped icon's bounds."""
+    from_launcher: bool = False
+    """``MAIN`` + ``LAUNCHER`` + icon bounds: the user tapped an icon."""
+    launch_mode: str | None = None
+    """``with LAUNCH_SINGLE_TOP`` (Android 12+)."""
+    bal: str | None = None
+    """``(BAL_ALLOW_...)``: the background-activity-launch verdict (Android 14+)."""
+    result: int | None = None
+    """``result code=N`` (0 = started)."""
+
+
+@dataclass(frozen=True)
+class BootMarker:
+    """``boot_progress_<stage>: <uptime ms>`` (``start``, ``ams_ready``, ``enable_screen`` ...)."""
+
+    time_ms: int | None
+    stamp: str
+    stage: str
+    uptime_ms: int | None = None
+
+
+LogRecord = ProcessStart | ProcessDied | ProcessKilled | ActivityStart | BootMarker
+
+
+@dataclass(frozen=True)
+class EventLogCounts:
+    """What a pass over logcat lines saw. logcat is noisy, so unknown lines are counted rather
+    than warned about one by one."""
+
+    lines: int = 0
+    records: int = 0
+    merged: int = 0
+    """Second views of a process start already recorded (events + system buffer)."""
+    ignored: int = 0
+    """Well-formed lines of tags that say nothing about starts."""
+    unknown: int = 0
+    """Lines that are not a logcat line in a format read here."""
+    malformed: int = 0
+    """Lines of a tag read here whose message could not be read (warned)."""
+    spoofed: int = 0
+    """Start/boot lines written by a uid other than system_server's (apps can write the event
+    log): dropped. Only ``-v uid`` output shows the writer."""
+    dividers: int = 0
+    """``--------- beginning of ...`` / ``switch to ...``."""
+
+
+@dataclass(frozen=True)
+class EventLog:
+    records: tuple[LogRecord, ...] = ()
+    counts: EventLogCounts = field(default_factory=EventLogCounts)
+
+
+@dataclass(frozen=True)
+class ServiceClient:
+    """A process bound to a service (``* Client AppBindRecord{... ProcessRecord{...}}``)."""
+
+    pid: int | None
+    process: str
+    uid: int | None
+
+
+@dataclass(frozen=True)
+class ServiceRecordInfo:
+    """One ``* ServiceRecord{...}`` of ``dumpsys activity services``: who started or bound it."""
+
+    component: str
+    """``pkg/.Cls`` (short form)."""
+    user: int | None = None
+    package: str | None = None
+    process: str | None = None
+    pid: int | None = None
+    """The hosting process (``app=ProcessRecord{... pid:proc/uid}``), once it runs."""
+    uid: int | None = None
+    recent_caller_package: str | None = None
+    """``recentCallingPackage=`` (Android 11+): who last started or bound it."""
+    recent_caller_uid: int | None = None
+    created_from_fg: bool | None = None
+    clients: tuple[ServiceClient, ...] = ()
