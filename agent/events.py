@@ -56,6 +56,8 @@ KINDS: dict[str, str] = {
     "device_state": "a device connected, became unauthorized, offline, gone, or rebooted",
     "sensitive_use": "an app started or stopped using the mic, camera, location, clipboard, "
     "contacts, ...",
+    "sensitive_use_started": "an app is using the mic, camera, location... now, or newly read one",
+    "sensitive_use_stopped": "an app stopped using the mic, camera, location... (with how long)",
     "autostart": "an app started itself (boot or broadcast) with no user action",
     "associated_start": "one app caused another to start",
 }
