@@ -8,6 +8,7 @@ that needs them, so ``tetherguard devices`` starts fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -115,11 +116,17 @@ def _event_line(event: Any) -> str:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
+    from agent.config import ConfigError, load_config
     from agent.engine import Engine
     from agent.labels import LabelCache
     from agent.paths import cache_dir
     from agent.store import Store
 
+    try:
+        alerts = load_config(args.config).alerts
+    except ConfigError as exc:
+        print(f"tetherguard: config: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
     found_findings = False
     with Store.open(args.store) as store:
         engine = Engine(
@@ -137,27 +144,64 @@ def cmd_watch(args: argparse.Namespace) -> int:
             print(event.to_json() if args.jsonl else _event_line(event), flush=True)
 
         engine.subscribe(show)
-        if args.once:
-            engine.once()
-        else:
-            engine.start()
-            if not args.jsonl:
-                print("watching; Ctrl-C stops", file=sys.stderr)
-            try:
-                if args.duration is not None:
-                    time.sleep(args.duration)
-                else:
-                    while True:
-                        time.sleep(3600)
-            except KeyboardInterrupt:
-                pass
-            finally:
-                engine.stop()
+        with contextlib.ExitStack() as alerting:
+            if alerts.enabled:  # deferred: apprise loads only when alerts are on
+                from agent.alerts import Alerter
+
+                # Entered before the engine runs, so it is closed (its queue drained) after.
+                alerter = alerting.enter_context(Alerter(alerts, store, client=engine.client))
+                engine.subscribe(alerter)
+            _run_engine(engine, args)
         for problem in engine.errors:
             print(f"tetherguard: {printable(problem)}", file=sys.stderr)
     if engine.errors and args.once:
         return ExitCode.DEVICE
     return ExitCode.FINDINGS if found_findings else ExitCode.OK
+
+
+def _run_engine(engine: Any, args: argparse.Namespace) -> None:
+    """``watch``'s loop: once, for ``--duration``, or until Ctrl-C."""
+    if args.once:
+        engine.once()
+        return
+    engine.start()
+    if not args.jsonl:
+        print("watching; Ctrl-C stops", file=sys.stderr)
+    try:
+        if args.duration is not None:
+            time.sleep(args.duration)
+        else:
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        engine.stop()
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from agent.alerts import send_test
+    from agent.config import ConfigError, load_config
+
+    try:
+        alerts = load_config(args.config).alerts
+    except ConfigError as exc:
+        print(f"tetherguard: config: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    # Never starts an adb server just for a test: phones are tried only if one is running.
+    client = AdbClient(start_server=False) if alerts.on_device and not args.no_device else None
+    if not alerts.targets and client is None:
+        print(
+            "tetherguard alerts test: no alert target configured ([alerts] urls in "
+            "tetherguard.toml, or TETHERGUARD_APPRISE_URLS)",
+            file=sys.stderr,
+        )
+        return ExitCode.USAGE
+    results = send_test(alerts, client)
+    for result in results:
+        line = f"{result.status.upper():<8} {result.target}"
+        print(printable(f"{line}: {result.detail}" if result.detail else line, 400))
+    return ExitCode.DEVICE if any(r.status == "failed" for r in results) else ExitCode.OK
 
 
 def cmd_events(args: argparse.Namespace) -> int:
@@ -296,7 +340,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--jsonl", action="store_true", help="one JSON object per event on stdout")
     p.add_argument("--store", type=Path, help="the database (default: in the data directory)")
+    p.add_argument("--config", type=Path, help="tetherguard.toml (default: the config directory)")
     p.set_defaults(func=cmd_watch)
+
+    p = sub.add_parser("alerts", help="check the alert targets configured in tetherguard.toml")
+    p.add_argument("action", choices=["test"], help="test: send a test alert to every target")
+    p.add_argument("--config", type=Path, help="tetherguard.toml (default: the config directory)")
+    p.add_argument("--no-device", action="store_true", help="do not post on the phones")
+    p.set_defaults(func=cmd_alerts)
 
     p = sub.add_parser("events", help="query the recorded events")
     p.add_argument("--since", help="e.g. 30m, 2d (default: all)")

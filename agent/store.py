@@ -8,7 +8,10 @@ change the engine makes is recorded first"):
   one, if marked), so a change made while the agent was down is still detected;
 * ``baseline`` — states the owner accepted (consent ``baseline``);
 * ``audit`` — every change the engine makes, written *before* the action runs;
-* ``devices`` — every phone ever seen, with its last known state.
+* ``devices`` — every phone ever seen, with its last known state;
+* ``deliveries`` — what became of each alert at each target (delivered, failed after retries,
+  suppressed by the rate limit, held for quiet hours), so an alert that never reached anyone
+  is on record even when the notifier was down.
 
 Why SQLite in WAL mode: embedded (no server for a single host), crash-safe, and in WAL mode the
 TUI or CLI in another process reads while the engine writes; writers queue on the file lock
@@ -61,6 +64,7 @@ _ALL_USERS: Final = -1
 NULLs as distinct in a UNIQUE constraint, so NULL cannot stand for it)."""
 
 AuditStatus = Literal["pending", "done", "failed", "undone"]
+DeliveryStatus = Literal["pending", "delivered", "failed", "suppressed", "held"]
 _FINISH_FROM: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {"done": ("pending",), "failed": ("pending",), "undone": ("done",)}
 )
@@ -128,6 +132,25 @@ class AuditRecord:
     result: Any
     """JSON data: the outcome (command output, error), ``None`` while pending."""
     updated_at: float
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """What became of one event's alert at one target (:mod:`agent.alerts` writes these)."""
+
+    event_id: str
+    target: str
+    """The target as shown to people (``json://127.0.0.1``, ``device:SERIAL``): never a
+    secret-bearing URL."""
+    status: DeliveryStatus
+    """``pending`` (failed, will be retried), ``delivered``, ``failed`` (gave up),
+    ``suppressed`` (rate-limited: counted in a summary), ``held`` (quiet hours: in the
+    summary sent when they end)."""
+    attempts: int = 0
+    last_error: str | None = None
+    note: str | None = None
+    updated_at: float = 0.0
+    """Epoch seconds; 0 means "now" when passed to :meth:`Store.record_deliveries`."""
 
 
 # --------------------------------------------------------------------------- schema
@@ -203,6 +226,25 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             "CREATE INDEX audit_ts ON audit (ts)",
             "CREATE INDEX audit_serial_ts ON audit (serial, ts)",
             "CREATE INDEX audit_status ON audit (status)",
+        ),
+    ),
+    (
+        "alert deliveries",
+        (
+            # One row per (event, alert target): what became of the alert. No foreign key to
+            # events: a delivery is worth keeping even when the event's own write failed.
+            """CREATE TABLE deliveries (
+                event_id TEXT NOT NULL,
+                target TEXT NOT NULL,
+                status TEXT NOT NULL
+                    CHECK (status IN ('pending', 'delivered', 'failed', 'suppressed', 'held')),
+                attempts INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT,
+                note TEXT,
+                updated_at REAL NOT NULL,
+                PRIMARY KEY (event_id, target)
+            )""",
+            "CREATE INDEX deliveries_status ON deliveries (status, updated_at)",
         ),
     ),
 )
@@ -801,11 +843,69 @@ class Store:
             for r in self._read(sql, params)
         ]
 
+    # ---------------------------------------------------------------- alert deliveries
+    def record_deliveries(self, records: Iterable[DeliveryRecord]) -> int:
+        """Write delivery outcomes in one transaction, each replacing the row of the same
+        event and target (a retry updates its row); returns how many were written."""
+        now = self._clock()
+        rows = [
+            (
+                r.event_id,
+                r.target,
+                r.status,
+                r.attempts,
+                r.last_error,
+                r.note,
+                r.updated_at or now,
+            )
+            for r in records
+        ]
+        if not rows:
+            return 0
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO deliveries (event_id, target, status, attempts, last_error, note, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (event_id, target) DO UPDATE SET status = excluded.status, "
+                "attempts = excluded.attempts, last_error = excluded.last_error, "
+                "note = excluded.note, updated_at = excluded.updated_at",
+                rows,
+            )
+        return len(rows)
+
+    def deliveries(
+        self,
+        event_id: str | None = None,
+        *,
+        status: DeliveryStatus | Collection[DeliveryStatus] | None = None,
+        target: str | None = None,
+    ) -> list[DeliveryRecord]:
+        """Delivery rows matching every filter given, oldest update first. Events whose alert
+        did not reach someone: ``status=("pending", "failed", "held")``."""
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (("event_id", event_id), ("target", target)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if status is not None:
+            items = [status] if isinstance(status, str) else list(status)
+            where.append(f"status IN ({', '.join('?' * len(items))})")
+            params.extend(items)
+        sql = (
+            "SELECT event_id, target, status, attempts, last_error, note, updated_at "
+            "FROM deliveries"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + " ORDER BY updated_at, event_id, target"
+        )
+        return [DeliveryRecord(*row) for row in self._read(sql, params)]
+
     # ---------------------------------------------------------------- housekeeping
     def prune(self, older_than_days: float | None = None) -> int:
-        """Drop events and finished audit rows older than ``older_than_days`` (default: the
-        store's retention, 180 days); returns how many rows went. Pending audit rows stay:
-        they are the evidence of actions whose outcome is unknown."""
+        """Drop events, alert deliveries and finished audit rows older than
+        ``older_than_days`` (default: the store's retention, 180 days); returns how many rows
+        went. Pending audit rows stay: they are the evidence of actions whose outcome is
+        unknown."""
         days = self.retention_days if older_than_days is None else older_than_days
         cutoff = self._clock() - days * 86_400
         with self._write("prune") as conn:
@@ -813,6 +913,7 @@ class Store:
             gone += conn.execute(
                 "DELETE FROM audit WHERE status != 'pending' AND updated_at < ?", (cutoff,)
             ).rowcount
+            gone += conn.execute("DELETE FROM deliveries WHERE updated_at < ?", (cutoff,)).rowcount
         return gone
 
     def vacuum(self) -> None:
