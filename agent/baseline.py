@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from agent.detect import _grants  # the same shared-user rule detection uses
 from agent.model import PER_USER_RANGE, app_id_of
 from agent.store import BaselineEntry, Store, StoreError
 
@@ -59,7 +58,7 @@ def accept_snapshot(store: Store, *, serial: str | None, package: str | None) ->
                     continue
                 user = state.user
                 entries.append(BaselineEntry(s, "package_installed", "", "", user, pkg.name))
-                for grant in _grants(snap, pkg, user):
+                for grant in snap.runtime_grants(pkg, user):
                     if grant.granted:
                         entries.append(
                             BaselineEntry(

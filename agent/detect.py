@@ -24,6 +24,8 @@ from typing import Any, Protocol
 from agent.events import Consent, Event, Severity
 from agent.model import (
     PER_USER_RANGE,
+    PLATFORM_FLAGS,
+    USER_FLAGS,
     AppOpEntry,
     PackageInfo,
     PackageUserState,
@@ -34,10 +36,6 @@ from agent.snapshot import Snapshot
 
 P = "android.permission."
 
-USER_FLAGS = frozenset({"USER_SET", "USER_FIXED"})
-PLATFORM_FLAGS = frozenset(
-    {"POLICY_FIXED", "SYSTEM_FIXED", "GRANTED_BY_DEFAULT", "GRANTED_BY_ROLE"}
-)
 PLATFORM_REVOKE_FLAGS = frozenset({"AUTO_REVOKED", "ONE_TIME", "REVOKE_WHEN_REQUESTED"})
 
 SENSITIVE_PERMISSIONS = frozenset(
@@ -355,7 +353,7 @@ class Detector:
                     "event": base.id,
                 },
             )
-        for grant in _grants(ctx.cur, pkg, user):
+        for grant in ctx.cur.runtime_grants(pkg, user):
             if grant.granted:
                 self._grant_event(ctx, pkg, user, grant, None)
 
@@ -526,8 +524,8 @@ class Detector:
                     continue
                 if _reinstalled(old, pkg):
                     continue
-                before = {g.name: g for g in _grants(ctx.prev, old, user)}
-                for grant in _grants(ctx.cur, pkg, user):
+                before = {g.name: g for g in ctx.prev.runtime_grants(old, user)}
+                for grant in ctx.cur.runtime_grants(pkg, user):
                     prior = before.pop(grant.name, None)
                     was = prior is not None and prior.granted
                     if grant.granted and not was:
@@ -781,15 +779,6 @@ def _reinstalled(old: PackageInfo, new: PackageInfo) -> bool:
     )
 
 
-def _grants(snap: Snapshot, pkg: PackageInfo, user: int) -> tuple[PermissionGrant, ...]:
-    """Runtime grants for ``user``; packages of a shared uid keep them on the shared user."""
-    for source in (pkg, snap.shared_user_of(pkg)):
-        state = source.user(user) if source is not None else None
-        if state is not None and state.runtime_permissions:
-            return state.runtime_permissions
-    return ()
-
-
 def _uid_names(snap: Snapshot) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     for pkg in snap.packages.packages:
@@ -805,7 +794,7 @@ def _is_mirror(snap: Snapshot, uid: int, op: str, mode: str) -> bool:
     for pkg in snap.packages.packages:
         if pkg.uid is None or app_id_of(pkg.uid) != app_id_of(uid):
             continue
-        grants = {g.name: g.granted for g in _grants(snap, pkg, user)}
+        grants = {g.name: g.granted for g in snap.runtime_grants(pkg, user)}
         perms = [p for p, o in PERMISSION_OPS.items() if o == op]
         if any(p in grants or p in pkg.requested_permissions for p in perms):
             return (mode in RAISED) == any(grants.get(p, False) for p in perms)
@@ -825,7 +814,7 @@ def _known_permissions(snap: Snapshot, pkg: PackageInfo) -> set[str] | None:
         return None
     names = {g.name for g in pkg.install_permissions}
     for user in pkg.users:
-        names.update(g.name for g in _grants(snap, pkg, user.user))
+        names.update(g.name for g in snap.runtime_grants(pkg, user.user))
     return names
 
 

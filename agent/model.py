@@ -112,6 +112,14 @@ class DeviceProps:
 
 
 # --------------------------------------------------------------------------- packages
+USER_FLAGS = frozenset({"USER_SET", "USER_FIXED"})
+"""The owner acted on the phone (grant dialog or Settings): evidence of consent."""
+PLATFORM_FLAGS = frozenset(
+    {"POLICY_FIXED", "SYSTEM_FIXED", "GRANTED_BY_DEFAULT", "GRANTED_BY_ROLE"}
+)
+"""Granted by policy, the system image, default grants or a role: the platform's doing."""
+
+
 @dataclass(frozen=True)
 class PermissionGrant:
     """A runtime (or install-time) permission's state for one package and user."""

@@ -18,10 +18,11 @@ from typing import Any
 
 from agent.model import (
     PER_USER_RANGE,
+    PLATFORM_FLAGS,
+    USER_FLAGS,
     AppOpEntry,
     PackageInfo,
     PackageUserState,
-    PermissionGrant,
     app_id_of,
 )
 from agent.snapshot import Snapshot
@@ -44,11 +45,6 @@ SENSITIVE: dict[str, str] = {
 }
 """Sensitive runtime permissions and the short word shown for them."""
 
-CONSENT_FLAGS = frozenset({"USER_SET", "USER_FIXED"})
-PLATFORM_FLAGS = frozenset(
-    {"POLICY_FIXED", "SYSTEM_FIXED", "GRANTED_BY_DEFAULT", "GRANTED_BY_ROLE"}
-)
-
 
 @dataclass(frozen=True)
 class StaticFinding:
@@ -57,15 +53,6 @@ class StaticFinding:
     package: str
     user: int
     detail: str
-
-
-def runtime_grants(snap: Snapshot, pkg: PackageInfo, user: int) -> tuple[PermissionGrant, ...]:
-    """The package's runtime permissions for ``user``; from the shared user when it has one."""
-    for source in (pkg, snap.shared_user_of(pkg)):
-        state = source.user(user) if source is not None else None
-        if state is not None and state.runtime_permissions:
-            return state.runtime_permissions
-    return ()
 
 
 def _ops(snap: Snapshot, pkg: PackageInfo, user: int) -> list[dict[str, Any]]:
@@ -126,11 +113,11 @@ def static_findings(snap: Snapshot) -> list[StaticFinding]:
                 )
             if not user_app:
                 continue
-            for grant in runtime_grants(snap, pkg, user):
+            for grant in snap.runtime_grants(pkg, user):
                 if (
                     grant.granted
                     and grant.name in SENSITIVE
-                    and not grant.flags & (CONSENT_FLAGS | PLATFORM_FLAGS)
+                    and not grant.flags & (USER_FLAGS | PLATFORM_FLAGS)
                 ):
                     found.append(
                         StaticFinding(
@@ -161,7 +148,7 @@ def package_entries(snap: Snapshot) -> list[dict[str, Any]]:
             ]
             runtime = [
                 {"name": g.name, "granted": g.granted, "flags": sorted(g.flags), "runtime": True}
-                for g in runtime_grants(snap, pkg, user)
+                for g in snap.runtime_grants(pkg, user)
             ]
             entries.append(
                 {

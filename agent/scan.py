@@ -20,7 +20,7 @@ from rich.table import Table
 from agent.adb import AdbClient, AdbError
 from agent.collect import Collector
 from agent.labels import LabelCache
-from agent.report import SENSITIVE, runtime_grants, scan_document, static_findings
+from agent.report import SENSITIVE, scan_document, static_findings
 from agent.snapshot import Snapshot
 from agent.textsafe import printable
 
@@ -108,7 +108,7 @@ def _table(snap: Snapshot) -> Table:
             grants = sorted(
                 {
                     SENSITIVE[g.name]
-                    for g in runtime_grants(snap, pkg, user)
+                    for g in snap.runtime_grants(pkg, user)
                     if g.granted and g.name in SENSITIVE
                 }
             )

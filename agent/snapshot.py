@@ -16,6 +16,7 @@ from agent.model import (
     DeviceProps,
     PackageDump,
     PackageInfo,
+    PermissionGrant,
     PowerState,
     User,
     app_id_of,
@@ -71,6 +72,15 @@ class Snapshot:
         if pkg.shared_user is None:
             return None
         return self.packages.shared_users.get(pkg.shared_user)
+
+    def runtime_grants(self, pkg: PackageInfo, user: int) -> tuple[PermissionGrant, ...]:
+        """The package's runtime permissions for ``user``; packages of a shared uid keep them
+        on the shared user."""
+        for source in (pkg, self.shared_user_of(pkg)):
+            state = source.user(user) if source is not None else None
+            if state is not None and state.runtime_permissions:
+                return state.runtime_permissions
+        return ()
 
     def uid(self, pkg: PackageInfo, user: int) -> int | None:
         return None if pkg.uid is None else user * 100_000 + app_id_of(pkg.uid)

@@ -62,10 +62,10 @@ from agent.adb import AdbError, AppOp, InvalidArgument, Script, ShellResult
 from agent.events import Consent, Event, Severity
 from agent.model import (
     PER_USER_RANGE,
+    PLATFORM_FLAGS,
+    USER_FLAGS,
     AppOpsDump,
     OpAccess,
-    PackageInfo,
-    PermissionGrant,
     app_id_of,
 )
 from agent.parsers.appops import parse_dumpsys_appops
@@ -125,12 +125,6 @@ BACKGROUND_STATES: Final = frozenset({"bg", "cch", "gone"})
 SHELL_APP_ID: Final = 2000
 SHELL_PACKAGES: Final = frozenset({"com.android.shell"})
 
-# The same consent evidence as agent.detect (which this floor may not import): the owner acted
-# on the phone, or the platform/policy granted it.
-USER_FLAGS: Final = frozenset({"USER_SET", "USER_FIXED"})
-PLATFORM_FLAGS: Final = frozenset(
-    {"POLICY_FIXED", "SYSTEM_FIXED", "GRANTED_BY_DEFAULT", "GRANTED_BY_ROLE"}
-)
 
 _P = "android.permission."
 _MIC = (_P + "RECORD_AUDIO",)
@@ -216,16 +210,6 @@ Verdict = Literal["user", "platform", "none", "unknown"]
 
 
 # ---------------------------------------------------------------------------- consent
-def _grants(snapshot: Snapshot, pkg: PackageInfo, user: int) -> tuple[PermissionGrant, ...]:
-    """Runtime grants for ``user``; packages of a shared uid keep them on the shared user
-    (as :func:`agent.detect._grants`)."""
-    for source in (pkg, snapshot.shared_user_of(pkg)):
-        state = source.user(user) if source is not None else None
-        if state is not None and state.runtime_permissions:
-            return state.runtime_permissions
-    return ()
-
-
 def permission_consent(
     snapshot: Snapshot | None, package: str, user: int, op: str
 ) -> tuple[Verdict, str | None]:
@@ -243,7 +227,7 @@ def permission_consent(
     pkg = snapshot.package(package)
     if pkg is None:
         return "unknown", None
-    granted = [g for g in _grants(snapshot, pkg, user) if g.granted and g.name in wanted]
+    granted = [g for g in snapshot.runtime_grants(pkg, user) if g.granted and g.name in wanted]
     checks: tuple[tuple[frozenset[str], Verdict], ...] = (
         (USER_FLAGS, "user"),
         (PLATFORM_FLAGS, "platform"),
