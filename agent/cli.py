@@ -123,12 +123,14 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from agent.store import Store
 
     try:
-        alerts = load_config(args.config).alerts
+        config = load_config(args.config)
     except ConfigError as exc:
         print(f"tetherguard: config: {exc}", file=sys.stderr)
         return ExitCode.USAGE
+    alerts = config.alerts
     found_findings = False
-    with Store.open(args.store) as store:
+    path = args.store or config.store.path
+    with Store.open(path, retention_days=config.store.retention_days) as store:
         engine = Engine(
             AdbClient(),
             store,

@@ -300,10 +300,21 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class StoreConfig:
+    """``[store]``: where events live and for how long."""
+
+    path: Path | None = None
+    """The database file (default: ``tetherguard.db`` in the data directory)."""
+    retention_days: float = 180.0
+    """Events and finished audit rows older than this are pruned (the regulation asks 60)."""
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything read from ``tetherguard.toml`` and the environment."""
 
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
     source: Path | None = None
     """The file read, or ``None`` when there was none (defaults and environment only)."""
 
@@ -344,9 +355,19 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     except OSError as exc:
         raise ConfigError(str(path), None, f"cannot be read: {exc.strerror or exc}") from None
     where = str(path)
-    _known(where, "", data, {"alerts"})
+    _known(where, "", data, {"alerts", "store"})
     alerts = _alerts(where, _table(where, "alerts", data.get("alerts", {})))
-    return Config(alerts=_alerts_env(alerts, environ), source=source)
+    store = _store(where, _table(where, "store", data.get("store", {})))
+    return Config(alerts=_alerts_env(alerts, environ), store=store, source=source)
+
+
+def _store(source: str, table: Mapping[str, Any]) -> StoreConfig:
+    _known(source, "store.", table, {"path", "retention_days"})
+    path = table.get("path")
+    if path is not None and (not isinstance(path, str) or not path.strip()):
+        raise ConfigError(source, "store.path", "must be a file path")
+    days = _number(source, "store.retention_days", table.get("retention_days", 180), minimum=1)
+    return StoreConfig(Path(path).expanduser() if path else None, days)
 
 
 def _known(source: str, prefix: str, table: Mapping[str, Any], keys: set[str]) -> None:
