@@ -203,6 +203,11 @@ class OemPolicy:
     """ColorOS/OxygenOS "permission monitoring" (on unless Developer options -> "Disable
     permission monitoring"): pm grant/revoke fail with the same SecurityException."""
 
+    @property
+    def refuses_permission_changes(self) -> bool:
+        """Whether pm grant/revoke/set-permission-flags fail for the shell on this phone."""
+        return self.blocks_permission_changes or self.monitors_permissions
+
 
 @dataclass
 class User:

@@ -1160,15 +1160,12 @@ class PackageShell:
 
     async def _grant_revoke(self, args: Args, io: ShellIO, *, grant: bool) -> int:
         user, name, perm = self._perm_args(args)
-        if name is None:
-            await io.err("Error: no package specified\n")
-            return 1
-        if perm is None:
-            await io.err("Error: no permission specified\n")
+        if name is None or perm is None:
+            await io.err(f"Error: no {'package' if name is None else 'permission'} specified\n")
             return 1
         verb = "grant" if grant else "revoke"
         frames = _perm_frames(f"{verb}RuntimePermission", "runGrantRevokePermission")
-        if self.state.oem.blocks_permission_changes or self.state.oem.monitors_permissions:
+        if self.state.oem.refuses_permission_changes:
             # MIUI/HyperOS without "USB debugging (Security settings)" (appops doc §5.6).
             right = "GRANT_RUNTIME_PERMISSIONS" if grant else "REVOKE_RUNTIME_PERMISSIONS"
             raise _security(
@@ -1215,11 +1212,8 @@ class PackageShell:
 
     async def _permission_flags(self, args: Args, io: ShellIO, *, set_: bool) -> int:
         user, name, perm = self._perm_args(args)
-        if name is None:
-            await io.err("Error: no package specified\n")
-            return 1
-        if perm is None:
-            await io.err("Error: no permission specified\n")
+        if name is None or perm is None:
+            await io.err(f"Error: no {'package' if name is None else 'permission'} specified\n")
             return 1
         words = args.rest()
         for word in words:
@@ -1227,7 +1221,7 @@ class PackageShell:
                 await io.out(f"Unknown permission flag: {word}\n")
                 return 1
         frames = _perm_frames("updatePermissionFlags", "runSetPermissionFlags")
-        if self.state.oem.blocks_permission_changes or self.state.oem.monitors_permissions:
+        if self.state.oem.refuses_permission_changes:
             raise _security(
                 "updatePermissionFlags requires android.permission.GRANT_RUNTIME_PERMISSIONS "
                 "or android.permission.REVOKE_RUNTIME_PERMISSIONS",
