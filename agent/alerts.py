@@ -80,9 +80,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SENSITIVE_KINDS: Final = frozenset({"sensitive_use", "sensitive_use_started"})
-"""Uses that alert; a use's end (``sensitive_use_stopped``) is recorded, not alerted."""
-"""Kinds alerted even when consented (the owner wants to know the mic is on), if severe enough."""
+SENSITIVE_KINDS: Final = frozenset({"sensitive_use_started"})
+"""Kinds alerted even when consented (the owner wants to know the mic is on), if severe enough;
+a use's end (``sensitive_use_stopped``) is recorded, not alerted."""
 ON_DEVICE_MIN_SDK: Final = 29
 """``cmd notification post`` exists from Android 10 (shared/docs/android-packages-installs.md
 §7)."""
@@ -93,6 +93,9 @@ PART_MAX: Final = 120
 """Longest device string shown in an alert (a 10 KB label must not become a 10 KB e-mail)."""
 _HELD_LINES: Final = 10
 """Lines listed in a quiet-hours summary; the rest are counted."""
+_RESEND_ONE_BY_ONE: Final = 3
+"""After a restart, up to this many undelivered alerts per target are sent as they were; more
+become one summary."""
 
 
 class TextFormat(StrEnum):
@@ -193,7 +196,6 @@ _TITLES: Final = {
     "hidden_app": "Hidden app",
     "device_admin": "Device admin",
     "device_state": "Device state",
-    "sensitive_use": "Sensitive data used",
     "sensitive_use_started": "Sensitive data used",
     "sensitive_use_stopped": "Sensitive use ended",
     "autostart": "App started itself",
@@ -335,6 +337,22 @@ def _held_summary(items: Sequence[tuple[Event, Message]], quiet: QuietHours) -> 
         lines=tuple(lines),
         severity=max((e.severity for e, _ in items), key=SEVERITY_RANK.__getitem__),
         tag="tg-quiet-hours",
+    )
+
+
+def _resend_summary(items: Sequence[tuple[Event, Message]]) -> Message:
+    n = len(items)
+    lines: list[Line] = [(f"{n} alerts could not be delivered before tetherguard restarted:",)]
+    for _, message in items[-_HELD_LINES:]:
+        lines.append(("- ", *message.lines[0]))
+    if n > _HELD_LINES:
+        lines.append((f"... and {n - _HELD_LINES} earlier",))
+    lines.append(("See them: tetherguard events --since 24h",))
+    return Message(
+        title=f"tetherguard: {n} undelivered alerts",
+        lines=tuple(lines),
+        severity=max((e.severity for e, _ in items), key=SEVERITY_RANK.__getitem__),
+        tag="tg-undelivered",
     )
 
 
@@ -736,6 +754,10 @@ class Alerter:
             self._counts[name] += n
 
     def _run(self) -> None:
+        try:
+            self._resume()
+        except Exception:
+            log.exception("alerts: internal error while resuming undelivered alerts")
         while True:
             try:
                 item = self._queue.get(timeout=self._wait())
@@ -783,10 +805,11 @@ class Alerter:
                     break
                 self._close_window(key, final=True)
             for _, _, delivery in self._retries:
+                # Left pending: the next start sends it (see _resume).
                 self._record(
                     delivery.covers,
                     delivery.channel,
-                    "failed",
+                    "pending",
                     delivery.attempts,
                     "tetherguard stopped before the next retry",
                     delivery.note,
@@ -794,6 +817,68 @@ class Alerter:
             self._retries.clear()
         except Exception:
             log.exception("alerts: internal error while stopping")
+
+    # ---------------------------------------------------------------- after a restart
+    def _resume(self) -> None:
+        """Alerts a previous run left undelivered: ``pending`` ones (a target was down, or
+        tetherguard stopped before the retry) are sent again - one by one, or as one summary
+        per target when there are many - and ``held`` ones (quiet hours) wait for the quiet
+        hours' summary again. Older than ``resend_within_s``, or for a target no longer
+        configured, they are marked ``failed`` with the reason: on record, not sent."""
+        if self.store is None:
+            return
+        try:
+            rows = self.store.deliveries(status=("pending", "held"))
+        except StoreError as exc:
+            log.warning("alerts: cannot read undelivered alerts: %s", exc)
+            return
+        now = self._clock()
+        cutoff = now - self.config.resend_within_s
+        pending: dict[int, tuple[Channel, frozenset[str], list[tuple[Event, Message]]]] = {}
+        for row in rows:
+            if row.updated_at < cutoff:
+                note = f"not resent: older than {_minutes(self.config.resend_within_s)}"
+                self._record_row(row, note)
+                continue
+            try:
+                event = self.store.event(row.event_id)
+            except StoreError as exc:
+                log.warning("alerts: cannot read event %s: %s", row.event_id, exc)
+                continue
+            if event is None:
+                continue  # pruned with its deliveries' retention
+            routed = [(c, tags) for c, tags in self._route(event) if c.name == row.target]
+            if not routed:
+                self._record_row(row, "not resent: the target is no longer configured")
+                continue
+            message = self._message(event)
+            if row.status == "held":
+                self._held.append((event, message, routed))
+                continue
+            for channel, tags in routed:
+                entry = pending.setdefault(id(channel), (channel, frozenset(), []))
+                pending[id(channel)] = (channel, entry[1] | tags, entry[2])
+                entry[2].append((event, message))
+        for channel, tags, items in pending.values():
+            note = "sent after a restart"
+            if len(items) <= _RESEND_ONE_BY_ONE:
+                for event, message in items:
+                    self._deliver(_Delivery(channel, message, tags, (event.id,), note=note))
+            else:
+                covers = tuple(e.id for e, _ in items)
+                summary = _resend_summary(items)
+                self._deliver(_Delivery(channel, summary, tags, covers, note=note))
+
+    def _record_row(self, row: DeliveryRecord, note: str) -> None:
+        if self.store is None:
+            return
+        failed = DeliveryRecord(
+            row.event_id, row.target, "failed", row.attempts, row.last_error, note, self._clock()
+        )
+        try:
+            self.store.record_deliveries([failed])
+        except StoreError as exc:
+            log.warning("alerts: cannot record deliveries: %s", exc)
 
     # ---------------------------------------------------------------- one event
     def _route(self, event: Event) -> Routed:

@@ -87,6 +87,7 @@ _ALERTS_KEYS: Final = {
     "on_device",
     "retry",
     "queue_size",
+    "resend_within_s",
 }
 
 
@@ -289,6 +290,9 @@ class AlertsConfig:
     """Also post a notification on the phone itself (Android 10+; ``cmd notification post``)."""
     retry: Retry = field(default_factory=Retry)
     """``[alerts.retry]``."""
+    resend_within_s: float = 86_400.0
+    """At start, alerts a previous run could not deliver (or held for quiet hours) are sent
+    if they are at most this old; older ones stay on record as not delivered."""
     queue_size: int = 1000
     """Events waiting for the alert thread; past this, an event is counted as not alerted
     (it is in the store regardless)."""
@@ -416,6 +420,11 @@ def _alerts(source: str, table: dict[str, Any]) -> AlertsConfig:
         quiet_hours=_quiet(source, "alerts.quiet_hours", table.get("quiet_hours", "")),
         on_device=_bool(source, "alerts.on_device", table.get("on_device", defaults.on_device)),
         retry=retry,
+        resend_within_s=_number(
+            source,
+            "alerts.resend_within_s",
+            table.get("resend_within_s", defaults.resend_within_s),
+        ),
         queue_size=int(
             _number(
                 source,

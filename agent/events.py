@@ -54,8 +54,6 @@ KINDS: dict[str, str] = {
     "hidden_app": "an installed user app with no launcher icon or a blank name",
     "device_admin": "an app became (or stopped being) an active device admin",
     "device_state": "a device connected, became unauthorized, offline, gone, or rebooted",
-    "sensitive_use": "an app started or stopped using the mic, camera, location, clipboard, "
-    "contacts, ...",
     "sensitive_use_started": "an app is using the mic, camera, location... now, or newly read one",
     "sensitive_use_stopped": "an app stopped using the mic, camera, location... (with how long)",
     "autostart": "an app started itself (boot or broadcast) with no user action",

@@ -119,6 +119,35 @@ PLATFORM_FLAGS = frozenset(
 )
 """Granted by policy, the system image, default grants or a role: the platform's doing."""
 
+_P = "android.permission."
+SENSITIVE_PERMISSIONS: Mapping[str, str] = MappingProxyType(
+    {
+        _P + "RECORD_AUDIO": "mic",
+        _P + "CAMERA": "camera",
+        _P + "ACCESS_FINE_LOCATION": "location",
+        _P + "ACCESS_COARSE_LOCATION": "location",
+        _P + "ACCESS_BACKGROUND_LOCATION": "location",
+        _P + "READ_CONTACTS": "contacts",
+        _P + "WRITE_CONTACTS": "contacts",
+        _P + "GET_ACCOUNTS": "accounts",
+        _P + "READ_CALL_LOG": "call log",
+        _P + "WRITE_CALL_LOG": "call log",
+        _P + "READ_SMS": "sms",
+        _P + "SEND_SMS": "sms",
+        _P + "RECEIVE_SMS": "sms",
+        _P + "READ_PHONE_STATE": "phone",
+        _P + "CALL_PHONE": "phone",
+        _P + "BODY_SENSORS": "sensors",
+        _P + "READ_CALENDAR": "calendar",
+        _P + "READ_EXTERNAL_STORAGE": "storage",
+        _P + "READ_MEDIA_IMAGES": "photos",
+        _P + "READ_MEDIA_VIDEO": "videos",
+        _P + "READ_MEDIA_AUDIO": "audio files",
+    }
+)
+"""Runtime permissions to personal data or sensors, and the short word shown for each: a grant
+of one of these without consent is a finding (detection, the scan report and its table)."""
+
 
 @dataclass(frozen=True)
 class PermissionGrant:

@@ -19,6 +19,7 @@ from typing import Any
 from agent.model import (
     PER_USER_RANGE,
     PLATFORM_FLAGS,
+    SENSITIVE_PERMISSIONS,
     USER_FLAGS,
     AppOpEntry,
     PackageInfo,
@@ -30,20 +31,6 @@ from agent.snapshot import Snapshot
 SCHEMA = "tetherguard.scan/1"
 
 P = "android.permission."
-SENSITIVE: dict[str, str] = {
-    P + "RECORD_AUDIO": "mic",
-    P + "CAMERA": "camera",
-    P + "ACCESS_FINE_LOCATION": "location",
-    P + "ACCESS_COARSE_LOCATION": "location",
-    P + "ACCESS_BACKGROUND_LOCATION": "location",
-    P + "READ_CONTACTS": "contacts",
-    P + "READ_CALL_LOG": "call log",
-    P + "READ_SMS": "sms",
-    P + "RECEIVE_SMS": "sms",
-    P + "READ_PHONE_STATE": "phone",
-    P + "BODY_SENSORS": "sensors",
-}
-"""Sensitive runtime permissions and the short word shown for them."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +103,7 @@ def static_findings(snap: Snapshot) -> list[StaticFinding]:
             for grant in snap.runtime_grants(pkg, user):
                 if (
                     grant.granted
-                    and grant.name in SENSITIVE
+                    and grant.name in SENSITIVE_PERMISSIONS
                     and not grant.flags & (USER_FLAGS | PLATFORM_FLAGS)
                 ):
                     found.append(

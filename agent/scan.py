@@ -20,7 +20,8 @@ from rich.table import Table
 from agent.adb import AdbClient, AdbError
 from agent.collect import Collector
 from agent.labels import LabelCache
-from agent.report import SENSITIVE, scan_document, static_findings
+from agent.model import SENSITIVE_PERMISSIONS
+from agent.report import scan_document, static_findings
 from agent.snapshot import Snapshot
 from agent.textsafe import printable
 
@@ -107,9 +108,9 @@ def _table(snap: Snapshot) -> Table:
                 continue
             grants = sorted(
                 {
-                    SENSITIVE[g.name]
+                    SENSITIVE_PERMISSIONS[g.name]
                     for g in snap.runtime_grants(pkg, user)
-                    if g.granted and g.name in SENSITIVE
+                    if g.granted and g.name in SENSITIVE_PERMISSIONS
                 }
             )
             notes = findings.get((pkg.name, user), [])

@@ -42,6 +42,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -88,6 +89,9 @@ FIRST_APP_ID: Final = 10_000
 LOGCAT_ARGV: Final = ("logcat", "-b", "events", "-b", "system", "-v", "epoch", "-v", "uid")
 """The stream's command, before ``-T``."""
 _DAYS_KEPT: Final = 8
+_EDGE_LINES: Final = 64
+"""Lines read to find where the log ends before a first stream (all of its newest instant)."""
+_EVENT_NS: Final = uuid.uuid5(uuid.NAMESPACE_URL, "tetherguard:start-event")
 _RECENT_ACTIVITIES: Final = 256
 
 _ACTIVITY_TYPES: Final = frozenset(
@@ -481,7 +485,14 @@ class StartTracker:
     def _event(
         self, kind: str, package: str, user: int, severity: Severity, **detail: Any
     ) -> Event:
+        extra: dict[str, Any] = {}
+        if detail.get("time_ms") is not None:
+            # One log line, one event: read again after a restart, it has the same id, and the
+            # store keeps the first (a resumed stream re-reads the last instant it saw).
+            seed = f"{self.serial}|{kind}|{package}|{user}|{detail['time_ms']}|{detail.get('pid')}"
+            extra["id"] = uuid.uuid5(_EVENT_NS, seed).hex
         return Event(
+            **extra,
             kind=kind,
             serial=self.serial,
             ts=self._clock(),
@@ -550,9 +561,10 @@ class StreamWorker:
         tracker: its tracker; the worker gives it a service lookup through ``link`` unless the
             tracker already has one (pass ``lookup_services=False`` to leave it without).
         publish: called with each event, on the worker's thread; exceptions are logged.
-        since_ms: on the first connection, read from this device time (epoch ms) instead of
-            the last line only (``-T 1``): a guard started right after a boot sees the boot's
-            starts.
+        since_ms: on the first connection, read from this device time (epoch ms): a guard
+            started right after a boot sees the boot's starts, one restarted sees what happened
+            while it was down. Without it the stream starts after the newest line logged
+            before the worker started.
         backoff: first and longest wait between reconnection attempts (seconds).
     """
 
@@ -640,7 +652,40 @@ class StreamWorker:
             wait = self._backoff[0] if got_lines else min(wait * 2, self._backoff[1])
             self._stop.wait(wait)
 
+    def _find_edge(self) -> bool:
+        """Before the first stream with no start time: where the phone's log ends now.
+
+        ``-T 1`` would print the newest line already logged - history the guard did not see
+        happen - and nothing tells it apart from a new line when the log was empty. So the
+        newest lines are read first (``-t``) and the newest instant becomes the edge the
+        stream resumes after; an empty log means every line to come is new.
+        """
+        try:
+            out = self.link.shell([*LOGCAT_ARGV, "-t", str(_EDGE_LINES)], timeout=10.0)
+        except AdbError as exc:
+            log.debug("%s: logcat unavailable: %s", self.link.serial, exc)
+            return False
+        timed = [
+            (e.time_ms, line)
+            for line in out.stdout.splitlines()
+            if (e := split_line(line)) is not None and e.time_ms is not None
+        ]
+        if timed:
+            # Every line of the newest instant (one start writes a line to each buffer).
+            newest = max(ms for ms, _ in timed)
+            self._edge_ms = newest
+            self._edge_lines = {line for ms, line in timed if ms == newest}
+            return True
+        if out.exit_code not in (None, 0):
+            log.debug("%s: logcat -t exited %s", self.link.serial, out.exit_code)
+            return False
+        self._since_ms = 1  # nothing logged yet: all of it is news
+        return True
+
     def _connect_once(self) -> bool:
+        first = self.connections == 0 and self._since_ms is None and self._edge_ms is None
+        if first and not self._find_edge():
+            return False
         argv = self.argv()
         try:
             stream = self.link.stream(argv)
@@ -692,6 +737,11 @@ class StreamWorker:
         if entry.time_ms < resume_ms:
             return True
         return entry.time_ms == resume_ms and line in self._edge_lines
+
+    @property
+    def position_ms(self) -> int | None:
+        """Device time of the newest log line read (where a new stream would resume)."""
+        return self._edge_ms
 
     def _line(self, line: str) -> None:
         events = self.tracker.feed_line(line)

@@ -247,6 +247,12 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             "CREATE INDEX deliveries_status ON deliveries (status, updated_at)",
         ),
     ),
+    (
+        "log stream position per device",
+        # Device time (epoch ms) of the newest log line the live watch has read: a restart
+        # resumes there, so starts made while tetherguard was down are reported.
+        ("ALTER TABLE devices ADD COLUMN log_ms INTEGER",),
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
@@ -649,6 +655,21 @@ class Store:
                 "sdk = coalesce(excluded.sdk, sdk)",
                 (serial, now, now, *info, state),
             )
+
+    def set_log_position(self, serial: str, ms: int) -> None:
+        """How far the device's log was read (device epoch ms); see :meth:`log_position`."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO devices (serial, first_seen, last_seen, last_state, log_ms) "
+                "VALUES (?, ?, ?, 'device', ?) "
+                "ON CONFLICT (serial) DO UPDATE SET log_ms = excluded.log_ms",
+                (serial, self._clock(), self._clock(), ms),
+            )
+
+    def log_position(self, serial: str) -> int | None:
+        """The newest log line's time read from the device by the last run, if any."""
+        rows = self._read("SELECT log_ms FROM devices WHERE serial = ?", (serial,))
+        return int(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def devices(self) -> list[DeviceRecord]:
         """Every device ever seen, most recently seen first."""

@@ -39,11 +39,13 @@ attribution tag): ``sensitive_use_started`` when a run is first seen (``already_
 it was running at the first probe), again with ``went_background`` when a foreground use goes
 on in the background, and once per new access of a noted op (``noted``; repeats within
 ``noted_hold`` seconds are held back);
-``sensitive_use_stopped`` when a run ends, with ``duration_s``. Consent is always ``none`` (the
-app's own use: the owner did not act); severity is high in the background, medium otherwise.
-How the permission behind the op was granted is in ``permission_consent``, by the same flag
-rules as :mod:`agent.detect`, from the latest snapshot given to :meth:`UseMonitor.tick`. The
-shell (uid 2000: our own polling) is never reported.
+``sensitive_use_stopped`` when a run ends, with ``duration_s``. How the permission behind the
+op was granted is in ``permission_consent``, by the same flag rules as :mod:`agent.detect`,
+from the latest snapshot given to :meth:`UseMonitor.tick`. A use in the foreground under a
+permission the owner granted has consent ``user`` (``platform`` under a platform grant); any
+other use - in the background, under a grant nobody chose, or of an op with no permission
+(the clipboard) - has consent ``none`` and is a finding. Severity is high in the background,
+medium otherwise. The shell (uid 2000: our own polling) is never reported.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Final, Literal, Protocol
 
@@ -115,6 +117,13 @@ STARTED_OPS: Final = frozenset(
 )
 """Ops the platform starts and finishes (doc §1.5, §4.1); a fast op among them gets the
 ``run`` probe. Every other op gets the ``hash`` probe, which sees both notes and runs."""
+LOCATION_OPS: Final = frozenset(
+    {"FINE_LOCATION", "COARSE_LOCATION", "MONITOR_LOCATION", "MONITOR_HIGH_POWER_LOCATION"}
+)
+"""One location request shows as several ops: the platform runs ``MONITOR_LOCATION`` (and
+``MONITOR_HIGH_POWER_LOCATION`` for GPS) while the request lasts and notes ``FINE_LOCATION`` or
+``COARSE_LOCATION`` at each delivery. The owner sees one location use per app: these fold into
+one started and one stopped event (the ops behind it in ``location_ops``)."""
 
 CLAUSE: Final = "MIIT II.(4).11"
 
@@ -356,6 +365,8 @@ class UseMonitor:
                 kind: ProbeKind = "run" if fast and op in STARTED_OPS else "hash"
                 self._ops[op] = _OpState(op, kind, fast)
         self._tick = 0
+        self._location_op: dict[tuple[int, str], str] = {}
+        """App -> the location op its use in progress was reported as."""
 
     @property
     def serial(self) -> str:
@@ -410,6 +421,7 @@ class UseMonitor:
             # The script did not run to its end (cut off, killed): nothing is known this tick.
             self._warn(f"probe output has no end marker ({size} bytes)")
             return []
+        locating = self._locating()
         events: list[Event] = []
         for state in due:
             answer = answers.get(f"{state.kind}:{state.op}")
@@ -417,7 +429,50 @@ class UseMonitor:
                 events += self._read_run(state, answer, now)
             else:
                 events += self._read_hash(state, answer, now)
-        return events
+        return self._fold_location(events, locating)
+
+    # ------------------------------------------------------------ location
+    def _locating(self) -> dict[tuple[int, str], int]:
+        """App -> location-family runs in progress, with the longest-running first."""
+        active: dict[tuple[int, str], int] = {}
+        for op in LOCATION_OPS:
+            state = self._ops.get(op)
+            for uid, package, _tag in state.runs if state is not None else ():
+                active[(uid, package)] = active.get((uid, package), 0) + 1
+        return active
+
+    def _fold_location(
+        self, events: list[Event], before: Mapping[tuple[int, str], int]
+    ) -> list[Event]:
+        """One started/stopped pair per app's location use (see :data:`LOCATION_OPS`)."""
+        if not any(e.detail.get("op") in LOCATION_OPS for e in events):
+            return events
+        after = self._locating()
+        out: list[Event] = []
+        groups: dict[tuple[str, int, str], list[Event]] = {}
+        for event in events:
+            if event.detail.get("op") not in LOCATION_OPS:
+                out.append(event)
+                continue
+            uid = int(event.detail["uid"])
+            groups.setdefault((event.kind, uid, event.package or ""), []).append(event)
+        for (kind, uid, package), group in groups.items():
+            app = (uid, package)
+            ops = sorted({str(e.detail["op"]) for e in group})
+            if kind == "sensitive_use_started":
+                turned = [e for e in group if e.detail.get("went_background")]
+                if before.get(app) and not turned:
+                    continue  # a further op of a use already reported
+                chosen = (turned or sorted(group, key=_location_rank))[0]
+                op = self._location_op.get(app) if turned else None
+                op = op or _location_op(ops, chosen)
+                self._location_op[app] = op
+                out.append(_with_op(chosen, op, ops))
+            elif not after.get(app):  # the last op of the use ended
+                chosen = max(group, key=lambda e: float(e.detail.get("duration_s") or 0.0))
+                op = self._location_op.pop(app, None) or _location_op(ops, chosen)
+                out.append(_with_op(chosen, op, ops))
+        return out
 
     # ------------------------------------------------------------ reading answers
     def _read_run(self, state: _OpState, answer: _Answer | None, now: float) -> list[Event]:
@@ -564,11 +619,19 @@ class UseMonitor:
         }
         if permission is not None:
             detail["permission"] = permission
+        # A use in the foreground under a permission the owner (or the platform) granted is
+        # consented: still shown and alerted (the owner asked to see every use), but not a
+        # finding. Background use, and use under a grant nobody chose, is.
+        consent = Consent.NONE
+        if not severe and foreground is True:
+            consent = {"user": Consent.USER, "platform": Consent.PLATFORM}.get(
+                verdict, Consent.NONE
+            )
         return Event(
             kind=kind,
             serial=self.link.serial,
             ts=now,
-            consent=Consent.NONE,
+            consent=consent,
             severity=Severity.HIGH if severe else Severity.MEDIUM,
             user=user,
             package=package,
@@ -801,6 +864,36 @@ def _accesses_in(dump: AppOpsDump, op: str) -> dict[AccessKey, OpAccess]:
                         key = (block.uid, package, access.attribution_tag, access.uid_state)
                         out[(*key, access.flags)] = access
     return out
+
+
+_LOCATION_ORDER: Final = (
+    "FINE_LOCATION",
+    "COARSE_LOCATION",
+    "MONITOR_HIGH_POWER_LOCATION",
+    "MONITOR_LOCATION",
+)
+
+
+def _location_rank(event: Event) -> int:
+    return _LOCATION_ORDER.index(str(event.detail["op"]))
+
+
+def _location_op(ops: Sequence[str], event: Event) -> str:
+    """What the owner is told: precise location when a precise op is involved (GPS is only
+    given to apps holding the precise permission), else approximate."""
+    if "FINE_LOCATION" in ops or "MONITOR_HIGH_POWER_LOCATION" in ops:
+        return "FINE_LOCATION"
+    if "COARSE_LOCATION" in ops:
+        return "COARSE_LOCATION"
+    fine = "android.permission.ACCESS_FINE_LOCATION"
+    return "FINE_LOCATION" if event.detail.get("permission") == fine else "COARSE_LOCATION"
+
+
+def _with_op(event: Event, op: str, ops: Sequence[str]) -> Event:
+    detail = dict(event.detail)
+    detail["op"] = op
+    detail["location_ops"] = list(ops)
+    return replace(event, detail=MappingProxyType(detail))
 
 
 def _sort_key(key: tuple[Any, ...]) -> tuple[str, ...]:

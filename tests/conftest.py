@@ -16,6 +16,7 @@ import pytest
 from agent.adb import AdbClient, ServerAddress
 from agent.sim.host import SimHost
 from tests.adbserver import AdbServer, bundled_adb, free_port
+from tests.support import Plug
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +54,16 @@ def host() -> Iterator[SimHost]:
     their own phones on it)."""
     with SimHost() as sim:
         yield sim
+
+
+@pytest.fixture
+def plug(host: SimHost, adb_server: AdbServer) -> Iterator[Plug]:
+    """``plug(profile or state, connect=, work_profile=, auth=, **build_state options)``: a
+    simulated phone on ``host``, ``adb connect``-ed; every one is disconnected and unplugged at
+    teardown, so tests need no try/finally of their own (a phone left connected after its port
+    closed would linger in adb as an offline ghost)."""
+    with Plug(host, adb_server) as plugger:
+        yield plugger
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ from agent.sim.host import SimHost
 from agent.sim.transport import AdbDeviceServer, AuthMode
 from tests.adbserver import AdbServer, free_port
 from tests.simfleet import PIXEL_PROPS, plugged
+from tests.support import run_cli
 
 
 @pytest.fixture
@@ -301,24 +302,13 @@ def test_refuses_to_kill_a_server_it_did_not_start(client: AdbClient) -> None:
         client.kill_server()
 
 
-def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agent.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_cli_devices_json_and_table(adb_server: AdbServer, phone: AdbDeviceServer) -> None:
     env = dict(adb_server.env)
-    listed = json.loads(_cli("devices", "--json", env=env).stdout)
+    listed = json.loads(run_cli("devices", "--json", env=env).stdout)
     mine = next(d for d in listed if d["serial"] == phone.serial)
     assert mine["model"] == PIXEL_PROPS["ro.product.model"]
     assert mine["android_release"] == "15" and mine["state"] == "device"
-    table = _cli("devices", env=env)
+    table = run_cli("devices", env=env)
     assert table.returncode == 0
     assert any(
         line.split()[:2] == [phone.serial, "device"] and "15 (API 35)" in line
@@ -333,7 +323,7 @@ def test_cli_exit_code_3_with_one_clear_line(tmp_path: Path) -> None:
         ADBUTILS_ADB_PATH=str(tmp_path / "no-adb-here"),
         HOME=str(tmp_path),
     )
-    done = _cli("devices", env=env)
+    done = run_cli("devices", env=env)
     assert done.returncode == 3
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
@@ -342,8 +332,8 @@ def test_cli_exit_code_3_with_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_cli_usage_error_exit_2() -> None:
-    assert _cli("devices", "--bogus", env=dict(os.environ)).returncode == 2
-    assert _cli(env=dict(os.environ)).returncode == 2
+    assert run_cli("devices", "--bogus", env=dict(os.environ)).returncode == 2
+    assert run_cli(env=dict(os.environ)).returncode == 2
 
 
 def test_engine_imports_no_textual() -> None:

@@ -14,7 +14,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -46,12 +46,10 @@ from agent.config import (
 )
 from agent.engine import Engine
 from agent.events import Consent, Event, Severity
-from agent.sim.device import SimDevice
 from agent.sim.host import SimHost
-from agent.sim.profiles import PROFILES, build_state
 from agent.sim.scenario import apply_step, load_scenario
-from agent.store import Store
-from tests.adbserver import AdbServer
+from agent.store import DeliveryRecord, Store
+from tests.support import Plug, wait_for
 
 SECRET = "hunter2-s3cret"
 HOSTILE = {
@@ -97,7 +95,7 @@ class Facts:
 
 
 def event(
-    kind: str = "sensitive_use",
+    kind: str = "sensitive_use_started",
     *,
     serial: str = "SIM-1",
     package: str | None = "com.example.app",
@@ -106,7 +104,7 @@ def event(
     ts: float = 1_700_000_000.0,
     **detail: Any,
 ) -> Event:
-    if kind == "sensitive_use" and not detail:
+    if kind == "sensitive_use_started" and not detail:
         detail = {"op": "RECORD_AUDIO", "foreground": False}
     return Event(
         kind=kind,
@@ -172,14 +170,6 @@ def target(url: str, name: str, tags: set[str] | None = None) -> AlertTarget:
     return AlertTarget(url=url, name=name, tags=frozenset(tags or ()))
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
-
-
 @dataclass
 class Sent:
     host: str
@@ -233,7 +223,7 @@ backoff_s = 1.5
 max_backoff_s = 60
 
 [[alerts.routes]]
-kinds = ["sensitive_use", "device_admin"]
+kinds = ["sensitive_use_started", "device_admin"]
 min_severity = "high"
 tags = ["pager"]
 
@@ -256,7 +246,7 @@ def test_the_example_configuration_loads_into_typed_settings(tmp_path: Path) -> 
     assert alerts.routes == (
         Route(
             tags=frozenset({"pager"}),
-            kinds=frozenset({"sensitive_use", "device_admin"}),
+            kinds=frozenset({"sensitive_use_started", "device_admin"}),
             min_severity=Severity.HIGH,
         ),
         Route(tags=frozenset({"mail"})),
@@ -327,7 +317,7 @@ def test_no_file_means_defaults_and_the_environment_overrides(
         ('[alerts]\nurls = [{url = "json://127.0.0.1/", tags = ["all"]}]\n', "alerts.urls[0].tags"),
         ('[alerts]\nurls = [{url = "json://127.0.0.1/", tag = ["a"]}]\n', "alerts.urls[0].tag"),
         ('[[alerts.routes]]\nkinds = ["mic"]\ntags = ["x"]\n', "alerts.routes[0].kinds[0]"),
-        ('[[alerts.routes]]\nkinds = ["sensitive_use"]\n', "alerts.routes[0].tags"),
+        ('[[alerts.routes]]\nkinds = ["sensitive_use_started"]\n', "alerts.routes[0].tags"),
         ("[alerts.retry]\nattempts = 0\n", "alerts.retry.attempts"),
         ("[alerts.retry]\nattempts = 2.5\n", "alerts.retry.attempts"),
         ("[alertz]\n", "alertz"),
@@ -554,7 +544,7 @@ def test_routes_send_kinds_and_severities_to_tagged_targets(sink: list[Sent], st
             target("tgsink://everything", "everything"),
         ],
         routes=(
-            Route(tags=frozenset({"pager"}), kinds=frozenset({"sensitive_use"}),
+            Route(tags=frozenset({"pager"}), kinds=frozenset({"sensitive_use_started"}),
                   min_severity=Severity.HIGH),
             Route(tags=frozenset({"mail"}), min_severity=Severity.MEDIUM),
         ),
@@ -641,13 +631,12 @@ def test_alerts_test_reports_each_target_and_exits_3_when_one_fails(
 def test_a_finding_shows_on_the_phone_itself_from_android_10(
     profile: str,
     host: SimHost,
-    adb_server: AdbServer,
     client: AdbClient,
+    plug: Plug,
     store: Store,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    device = host.plug(SimDevice(build_state(PROFILES[profile])))
-    adb_server.connect(device.serial)
+    device = plug(profile)
     sdk = device.state.build.sdk
     engine = Engine(client, store, interval=0.1, serials=[device.serial], sweep_every=3)
     alerter = Alerter(AlertsConfig(), store, client=client, tick_s=0.05)  # on_device by default
@@ -693,45 +682,36 @@ def test_a_finding_shows_on_the_phone_itself_from_android_10(
     finally:
         engine.stop()
         alerter.close()
-        adb_server.disconnect(device.serial)
-        if device.server is not None:
-            host.stop(device.server)
 
 
 def test_watch_alerts_through_the_configured_target_and_the_phone(
     host: SimHost,
-    adb_server: AdbServer,
+    plug: Plug,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    device = host.plug(SimDevice(build_state(PROFILES["pixel6a-a14"])))
-    adb_server.connect(device.serial)
-    try:
-        with http_hook() as hook:
-            path = tmp_path / "tetherguard.toml"
-            path.write_text(f'[alerts]\nurls = ["{hook.url("watch", auth=True)}"]\n')
-            argv = ["watch", "--once", "--serial", device.serial, "--store", str(tmp_path / "db")]
-            assert main([*argv, "--config", str(path)]) == 0  # the first look: the baseline
-            for step in load_scenario("grant-without-consent").steps:
-                host.call(lambda s=step: apply_step(device.state, s))
-            assert main([*argv, "--config", str(path)]) == 1  # a finding
-            [(_, payload)] = hook.received  # delivered before `watch --once` returned
-        assert payload["title"] == "tetherguard: Permission granted without consent"
-        assert [text for _, _, text in device.state.notifications] == [
-            "Permission android.permission.READ_CONTACTS granted to com.sina.weibo without "
-            f"consent on {device.state.build.model}"
-        ]
-        with Store.open(tmp_path / "db") as store:
-            rows = store.deliveries()
-        assert {(r.target, r.status) for r in rows} == {
-            ("json://127.0.0.1", "delivered"),
-            (f"device:{device.serial}", "delivered"),
-        }
-        assert SECRET not in capsys.readouterr().err
-    finally:
-        adb_server.disconnect(device.serial)
-        if device.server is not None:
-            host.stop(device.server)
+    device = plug("pixel6a-a14")
+    with http_hook() as hook:
+        path = tmp_path / "tetherguard.toml"
+        path.write_text(f'[alerts]\nurls = ["{hook.url("watch", auth=True)}"]\n')
+        argv = ["watch", "--once", "--serial", device.serial, "--store", str(tmp_path / "db")]
+        assert main([*argv, "--config", str(path)]) == 0  # the first look: the baseline
+        for step in load_scenario("grant-without-consent").steps:
+            host.call(lambda s=step: apply_step(device.state, s))
+        assert main([*argv, "--config", str(path)]) == 1  # a finding
+        [(_, payload)] = hook.received  # delivered before `watch --once` returned
+    assert payload["title"] == "tetherguard: Permission granted without consent"
+    assert [text for _, _, text in device.state.notifications] == [
+        "Permission android.permission.READ_CONTACTS granted to com.sina.weibo without "
+        f"consent on {device.state.build.model}"
+    ]
+    with Store.open(tmp_path / "db") as store:
+        rows = store.deliveries()
+    assert {(r.target, r.status) for r in rows} == {
+        ("json://127.0.0.1", "delivered"),
+        (f"device:{device.serial}", "delivered"),
+    }
+    assert SECRET not in capsys.readouterr().err
 
 
 def test_the_readme_example_is_a_valid_configuration(tmp_path: Path) -> None:
@@ -757,9 +737,84 @@ def test_a_store_of_the_previous_schema_gains_the_deliveries_table(
         with Store.open(tmp_path / "tg.db") as old:
             old.record_events([ev])
     with Store.open(tmp_path / "tg.db") as store:
-        assert store.schema_version == len(full) == 2
+        assert store.schema_version == len(full) >= 2
         assert store.event(ev.id) == ev
         assert store.deliveries() == []
         alerter = Alerter(config([]), store).start()
         alerter(ev)  # no target at all: nothing recorded, nothing raised
         assert alerter.close()
+
+
+# --------------------------------------------------------------------------- after a restart
+def test_alerts_left_undelivered_are_sent_at_the_next_start(store: Store) -> None:
+    dead = target(f"json://127.0.0.1:{closed_port()}/hook", "hook")
+    cfg = config([dead], retry=Retry(attempts=5, backoff_s=60))
+    first, second = event(package="com.first"), event(package="com.second")
+    store.record_events([first, second])  # the engine records before it publishes
+    with Alerter(cfg, store, tick_s=0.05) as alerter:
+        alerter(first)
+        alerter(second)
+        assert alerter.drain()
+    # Stopped before the retry: still pending, not given up.
+    assert {r.status for r in store.deliveries()} == {"pending"}
+    with http_hook() as live:
+        cfg = config([target(live.url("hook"), "hook")])
+        with Alerter(cfg, store, tick_s=0.05) as alerter:
+            wait_for(lambda: len(live.received) == 2)
+            assert alerter.drain()
+        bodies = sorted(payload["message"] for _, payload in live.received)
+    assert "com.first" in bodies[0] and "com.second" in bodies[1]
+    rows = store.deliveries()
+    assert {(r.status, r.note) for r in rows} == {("delivered", "sent after a restart")}
+    with http_hook() as live:  # delivered ones are not sent again
+        with Alerter(config([target(live.url("hook"), "hook")]), store, tick_s=0.05) as alerter:
+            assert alerter.drain()
+        assert live.received == []
+
+
+def test_many_undelivered_alerts_become_one_summary_and_stale_ones_stay_on_record(
+    sink: list[Sent], store: Store
+) -> None:
+    clock = FakeClock(1_700_000_000.0)
+    events = [event(package=f"com.app{i}", ts=clock.now) for i in range(6)]
+    store.record_events(events)
+    old = DeliveryRecord(events[0].id, "sink", "pending", 2, "timeout", None, clock.now - 90_000)
+    fresh = [
+        DeliveryRecord(e.id, "sink", "pending", 1, "timeout", None, clock.now - 60)
+        for e in events[1:5]
+    ]
+    gone = DeliveryRecord(events[5].id, "old target", "pending", 1, "timeout", None, clock.now)
+    store.record_deliveries([old, *fresh, gone])
+    cfg = config([target("tgsink://all", "sink")])
+    with Alerter(cfg, store, clock=clock, tick_s=0.05) as alerter:
+        assert alerter.drain()
+    [summary] = sink
+    assert summary.title == "tetherguard: 4 undelivered alerts"
+    assert summary.body.splitlines()[0] == (
+        "4 alerts could not be delivered before tetherguard restarted:"
+    )
+    assert all(f"com.app{i}" in summary.body for i in range(1, 5))
+    assert "com.app0" not in summary.body
+    rows = {r.event_id: r for r in store.deliveries()}
+    assert rows[events[0].id].status == "failed"
+    assert rows[events[0].id].note == "not resent: older than 1440 min"
+    assert rows[events[5].id].note == "not resent: the target is no longer configured"
+    assert {rows[e.id].status for e in events[1:5]} == {"delivered"}
+
+
+def test_alerts_held_for_quiet_hours_survive_a_restart(sink: list[Sent], store: Store) -> None:
+    night = calendar.timegm((2025, 1, 10, 23, 30, 0))
+    clock = FakeClock(night)
+    quiet = QuietHours(dt.time(22), dt.time(7))
+    cfg = config([target("tgsink://all", "sink")], quiet_hours=quiet)
+    held = event("silent_install", package="com.other", severity=Severity.MEDIUM, ts=night)
+    store.record_events([held])
+    with Alerter(cfg, store, clock=clock, localtime=time.gmtime, tick_s=0.05) as alerter:
+        alerter(held)
+        assert alerter.drain()
+    assert sink == [] and store.deliveries(held.id)[0].status == "held"
+    clock.now = calendar.timegm((2025, 1, 11, 7, 30, 0))  # restarted after the quiet hours
+    with Alerter(cfg, store, clock=clock, localtime=time.gmtime, tick_s=0.05) as alerter:
+        assert alerter.drain()
+    assert [s.title for s in sink] == ["tetherguard: 1 alert held during quiet hours"]
+    assert store.deliveries(held.id)[0].status == "delivered"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -12,21 +11,15 @@ from agent.adb import AdbClient, ServerAddress
 from agent.collect import Collector, _split_marked
 from agent.sim.device import SimDevice
 from agent.sim.host import SimHost
-from agent.sim.profiles import PROFILES, build_state
 from agent.sim.scenario import apply_step, load_scenario
 from agent.snapshot import Snapshot
 from tests.adbserver import AdbServer
+from tests.support import Plug
 
 
 @pytest.fixture
-def phone(host: SimHost, adb_server: AdbServer, request: Any) -> Iterator[SimDevice]:
-    profile = getattr(request, "param", "pixel8-a15")
-    device = host.plug(SimDevice(build_state(PROFILES[profile], work_profile=True)))
-    adb_server.connect(device.serial)
-    yield device
-    adb_server.disconnect(device.serial)
-    if device.server is not None:
-        host.stop(device.server)
+def phone(plug: Plug, request: Any) -> SimDevice:
+    return plug(getattr(request, "param", "pixel8-a15"), work_profile=True)
 
 
 @pytest.fixture

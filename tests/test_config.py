@@ -7,10 +7,8 @@ from pathlib import Path
 import pytest
 
 from agent.config import ConfigError, load_config
-from agent.sim.device import SimDevice
-from agent.sim.host import SimHost
-from agent.sim.profiles import PROFILES, build_state
 from tests.adbserver import AdbServer
+from tests.support import Plug
 
 
 def test_store_section_is_read_and_checked(tmp_path: Path) -> None:
@@ -28,7 +26,7 @@ def test_store_section_is_read_and_checked(tmp_path: Path) -> None:
 
 
 def test_watch_writes_where_the_config_says(
-    host: SimHost, adb_server: AdbServer, tmp_path: Path
+    adb_server: AdbServer, plug: Plug, tmp_path: Path
 ) -> None:
     import subprocess
     import sys
@@ -36,21 +34,15 @@ def test_watch_writes_where_the_config_says(
     db = tmp_path / "elsewhere" / "events.db"
     cfg = tmp_path / "tetherguard.toml"
     cfg.write_text(f'[store]\npath = "{db}"\nretention_days = 90\n[alerts]\non_device = false\n')
-    device = host.plug(SimDevice(build_state(PROFILES["pixel8-a15"])))
-    adb_server.connect(device.serial)
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "agent.cli", "watch", "--once", "--config", str(cfg)],
-            env=dict(adb_server.env, TETHERGUARD_HOME=str(tmp_path / "home")),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        assert db.exists()
-        assert not (tmp_path / "home" / "data" / "tetherguard.db").exists()
-    finally:
-        adb_server.disconnect(device.serial)
-        if device.server is not None:
-            host.stop(device.server)
+    plug("pixel8-a15")
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "watch", "--once", "--config", str(cfg)],
+        env=dict(adb_server.env, TETHERGUARD_HOME=str(tmp_path / "home")),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert db.exists()
+    assert not (tmp_path / "home" / "data" / "tetherguard.db").exists()

@@ -9,53 +9,18 @@ be met: nothing missed, nothing extra, nothing twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
 
 import pytest
 
 from agent.collect import Collector
 from agent.detect import Detector
-from agent.events import Consent, Event
+from agent.events import Event
 from agent.sim.device import SimDevice
 from agent.sim.profiles import PROFILES, build_state
-from agent.sim.scenario import Expectation, Scenario, Step, apply_step, list_scenarios
+from agent.sim.scenario import Scenario, Step, apply_step, list_scenarios
+from tests.expect import LIVE_KINDS, check
 from tests.locallink import LocalLink
-
-# Events of the live-use issue (sensitive use, autostart, associated start) are not made by
-# snapshot diffs; scenarios that expect them are checked here only for the rest.
-LIVE_KINDS = {"sensitive_use", "autostart", "associated_start"}
-KIND_OF = {"device_admin_added": "device_admin", "device_rebooted": "device_state"}
-# Findings that are a verdict on the event itself rather than an event of their own.
-VERDICT_FINDINGS = {
-    "grant_without_consent",
-    "appop_without_consent",
-    "admin_blocks_uninstall",
-    "background_sensitive_use",
-    "autostart",
-    "associated_start",
-}
-DETAIL_KEYS = ("permission", "op", "mode", "previous", "installer", "screen_on")
-
-
-def _findings(exp: Expectation) -> list[str]:
-    raw = exp.fields.get("finding")
-    wanted = raw if isinstance(raw, list) else [] if raw is None else [raw]
-    return [f for f in wanted if f not in VERDICT_FINDINGS]
-
-
-def _matches(event: Event, exp: Expectation) -> bool:
-    if event.kind != KIND_OF.get(exp.event, exp.event):
-        return False
-    f: Mapping[str, Any] = exp.fields
-    if "package" in f and event.package != f["package"]:
-        return False
-    if "user" in f and event.user != f["user"]:
-        return False
-    if "consent" in f and event.consent is not Consent(f["consent"]):
-        return False
-    return all(k not in f or event.detail.get(k) == f[k] for k in DETAIL_KEYS)
 
 
 def play(scenario: Scenario, profile: str) -> list[Event]:
@@ -105,24 +70,6 @@ CASES = [
 
 @pytest.mark.parametrize(("scenario", "profile"), CASES, ids=[f"{s.name}-{p}" for s, p in CASES])
 def test_scenario_reports_exactly_what_it_expects(scenario: Scenario, profile: str) -> None:
-    events = play(scenario, profile)
-    unexplained = list(events)
-    for exp in scenario.expect:
-        if exp.event in LIVE_KINDS:
-            continue
-        hits = [e for e in unexplained if _matches(e, exp)]
-        assert hits, f"missing {exp.event} {dict(exp.fields)}; got {[_show(e) for e in events]}"
-        assert len(hits) == 1, f"reported twice: {[_show(e) for e in hits]}"
-        unexplained.remove(hits[0])
-        for finding in _findings(exp):
-            extra = [e for e in unexplained if e.kind == finding and e.package == hits[0].package]
-            assert extra, f"missing finding {finding} for {hits[0].package}"
-            for e in extra:
-                unexplained.remove(e)
-    assert not unexplained, f"unexpected: {[_show(e) for e in unexplained]}"
-    if scenario.no_findings:
-        assert not [e for e in events if e.finding]
-
-
-def _show(e: Event) -> str:
-    return f"{e.kind}({e.package}, u{e.user}, {e.consent.value}, {dict(e.detail)})"
+    # Live kinds (uses, starts) come from probes and the log stream, not from snapshot diffs:
+    # tests/test_watch.py checks them through adb.
+    check(scenario, play(scenario, profile), skip=LIVE_KINDS)

@@ -10,7 +10,6 @@ import logging
 import shutil
 import subprocess
 import zipfile
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
@@ -37,6 +36,7 @@ from agent.sim.files import DeviceFiles
 from agent.sim.host import SimHost
 from agent.sim.profiles import PROFILES, build_state
 from tests.adbserver import AdbServer
+from tests.support import Plug
 
 HOSTILE = {
     "blank": "",
@@ -258,24 +258,7 @@ class CountingLink:
 
 
 @pytest.fixture
-def plug(host: SimHost, adb_server: AdbServer) -> Iterator[Callable[[str], SimDevice]]:
-    plugged: list[SimDevice] = []
-
-    def _plug(profile: str) -> SimDevice:
-        device = host.plug(SimDevice(build_state(PROFILES[profile])))
-        plugged.append(device)
-        adb_server.connect(device.serial)
-        return device
-
-    yield _plug
-    for device in plugged:
-        adb_server.disconnect(device.serial)
-        if device.server is not None:
-            host.stop(device.server)
-
-
-@pytest.fixture
-def phone(plug: Callable[[str], SimDevice]) -> SimDevice:
+def phone(plug: Plug) -> SimDevice:
     return plug("pixel8-a15")
 
 
@@ -397,7 +380,7 @@ def test_a_path_holding_garbage_is_an_error(
 
 
 def test_unplugged_phone_is_an_error_not_an_exception(
-    plug: Callable[[str], SimDevice],
+    plug: Plug,
     client: AdbClient,
     host: SimHost,
     adb_server: AdbServer,

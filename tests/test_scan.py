@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
@@ -15,37 +14,16 @@ import pytest
 from agent.adb import AdbClient
 from agent.report import scan_document, static_findings
 from agent.scan import scan_devices
-from agent.sim.device import SimDevice
-from agent.sim.host import SimHost
 from agent.sim.profiles import PROFILES, build_state
 from agent.sim.scenario import apply_step, load_scenario
 from agent.sim.state import DeviceState
 from agent.sim.transport import AuthMode
 from tests.adbserver import AdbServer
+from tests.support import Plug
 
 SCHEMA = json.loads(
     resources.files("agent").joinpath("schemas/scan-1.schema.json").read_text(encoding="utf-8")
 )
-
-
-@pytest.fixture
-def plug(host: SimHost, adb_server: AdbServer) -> Iterator[Any]:
-    plugged: list[SimDevice] = []
-
-    def _plug(state: DeviceState, auth: AuthMode = AuthMode.ACCEPT_ANY) -> SimDevice:
-        device = host.plug(SimDevice(state, auth=auth))
-        plugged.append(device)
-        adb_server.run("connect", device.serial)
-        adb_server.wait_state(
-            device.serial, "unauthorized" if auth is AuthMode.PROMPT else "device"
-        )
-        return device
-
-    yield _plug
-    for device in plugged:
-        adb_server.disconnect(device.serial)
-        if device.server is not None:
-            host.stop(device.server)
 
 
 def _truth(state: DeviceState, entry: dict[str, Any]) -> None:
@@ -84,7 +62,7 @@ def _truth(state: DeviceState, entry: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))
-def test_scan_matches_the_phone_field_by_field(profile: str, plug: Any, client: AdbClient) -> None:
+def test_scan_matches_the_phone_field_by_field(profile: str, plug: Plug, client: AdbClient) -> None:
     state = build_state(PROFILES[profile], work_profile=True)
     device = plug(state)
     snaps, errors = scan_devices(client, [device.serial])
@@ -107,7 +85,7 @@ def test_scan_matches_the_phone_field_by_field(profile: str, plug: Any, client: 
     assert dev["cost"]["round_trips"] <= 12
 
 
-def test_static_findings_from_one_look(plug: Any, client: AdbClient) -> None:
+def test_static_findings_from_one_look(plug: Plug, client: AdbClient) -> None:
     state = build_state(PROFILES["pixel8-a15"])
     for name in ("hidden-icon", "admin-resists-uninstall", "grant-without-consent"):
         for step in load_scenario(name).steps:
@@ -124,7 +102,7 @@ def test_static_findings_from_one_look(plug: Any, client: AdbClient) -> None:
 
 
 def test_cli_scan_json_reports_unreadable_devices_and_exits_3(
-    plug: Any, adb_server: AdbServer
+    plug: Plug, adb_server: AdbServer
 ) -> None:
     good = plug(build_state(PROFILES["galaxy-a40-a10"]))
     locked = plug(build_state(PROFILES["moto-g30-a11"]), auth=AuthMode.PROMPT)
@@ -155,7 +133,7 @@ def test_cli_scan_json_reports_unreadable_devices_and_exits_3(
     assert "unauthorized" in error["message"]
 
 
-def test_cli_scan_table_is_readable(plug: Any, adb_server: AdbServer) -> None:
+def test_cli_scan_table_is_readable(plug: Plug, adb_server: AdbServer) -> None:
     state = build_state(PROFILES["redmi-note11-a13"])
     for step in load_scenario("hidden-icon").steps:
         apply_step(state, step)
@@ -177,7 +155,7 @@ def test_cli_scan_table_is_readable(plug: Any, adb_server: AdbServer) -> None:
 
 
 def test_labels_are_read_once_and_shown_escaped(
-    plug: Any, client: AdbClient, adb_server: AdbServer, tmp_path: Any
+    plug: Plug, client: AdbClient, adb_server: AdbServer, tmp_path: Any
 ) -> None:
     from agent.labels import LabelCache
 

@@ -9,39 +9,21 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from agent.adb import AdbClient, CommandTimeout
-from agent.sim.device import SimDevice
 from agent.sim.host import SimHost
-from agent.sim.profiles import PROFILES, build_state
+from agent.sim.profiles import PROFILES
 from tests.adbserver import AdbServer
-
-
-@pytest.fixture
-def plug(host: SimHost, adb_server: AdbServer) -> Iterator[object]:
-    plugged: list[SimDevice] = []
-
-    def _plug(profile: str, **kwargs: object) -> SimDevice:
-        device = host.plug(SimDevice(build_state(PROFILES[profile], **kwargs)))  # type: ignore[arg-type]
-        plugged.append(device)
-        adb_server.connect(device.serial)
-        return device
-
-    yield _plug
-    for device in plugged:
-        adb_server.disconnect(device.serial)
-        if device.server is not None:
-            host.stop(device.server)
+from tests.support import Plug
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))
 def test_each_profile_answers_as_its_android_version(
-    profile: str, plug: object, client: AdbClient
+    profile: str, plug: Plug, client: AdbClient
 ) -> None:
-    device: SimDevice = plug(profile)  # type: ignore[operator]
+    device = plug(profile)
     link = client.link(device.serial)
     build = device.state.build
     info = next(i for i in client.devices(details=True) if i.serial == device.serial)
@@ -57,8 +39,8 @@ def test_each_profile_answers_as_its_android_version(
     assert "frobnicate: inaccessible or not found" in missing.stderr
 
 
-def test_revoke_through_adb_changes_what_dumpsys_prints(plug: object, client: AdbClient) -> None:
-    device: SimDevice = plug("pixel8-a15")  # type: ignore[operator]
+def test_revoke_through_adb_changes_what_dumpsys_prints(plug: Plug, client: AdbClient) -> None:
+    device = plug("pixel8-a15")
     link = client.link(device.serial)
     perm = "android.permission.CAMERA"
     before = link.shell(["dumpsys", "package", "com.tencent.mm"]).stdout
@@ -70,9 +52,9 @@ def test_revoke_through_adb_changes_what_dumpsys_prints(plug: object, client: Ad
 
 
 def test_faults_slow_hanging_and_failing_commands(
-    plug: object, client: AdbClient, host: SimHost
+    plug: Plug, client: AdbClient, host: SimHost
 ) -> None:
-    device: SimDevice = plug("pixel6a-a14")  # type: ignore[operator]
+    device = plug("pixel6a-a14")
     link = client.link(device.serial)
     device.faults.hang.append("dumpsys appops*")
     with pytest.raises(CommandTimeout):
@@ -85,9 +67,9 @@ def test_faults_slow_hanging_and_failing_commands(
 
 
 def test_reboot_drops_the_link_and_comes_back(
-    plug: object, client: AdbClient, host: SimHost, adb_server: AdbServer
+    plug: Plug, client: AdbClient, host: SimHost, adb_server: AdbServer
 ) -> None:
-    device: SimDevice = plug("moto-g30-a11")  # type: ignore[operator]
+    device = plug("moto-g30-a11")
     link = client.link(device.serial)
     link.shell(["pm", "uninstall", "-k", "--user", "0", "com.sina.weibo"]).check()
     assert device.state.change_seq > 0
@@ -148,9 +130,9 @@ def test_sim_lists_scenarios() -> None:
 
 
 def test_vendor_blocks_permission_changes_with_the_real_exception(
-    plug: object, client: AdbClient
+    plug: Plug, client: AdbClient
 ) -> None:
-    device: SimDevice = plug("oppo-a77-a12")  # type: ignore[operator]
+    device = plug("oppo-a77-a12")
     assert device.state.oem.monitors_permissions
     link = client.link(device.serial)
     denied = link.shell(["pm", "revoke", "com.tencent.mm", "android.permission.CAMERA"])
@@ -182,9 +164,9 @@ def _sections(text: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("profile", ["pixel8-a15", "fire-hd10-a9"])
 def test_one_round_trip_probe_filters_and_hashes_on_the_phone(
-    profile: str, plug: object, adb_server: AdbServer
+    profile: str, plug: Plug, adb_server: AdbServer
 ) -> None:
-    device: SimDevice = plug(profile)  # type: ignore[operator]
+    device = plug(profile)
     device.state.screen_on = False
     device.state.uninstall("com.sina.weibo", 0, keep_data=True)
     seq = device.state.change_seq

@@ -13,11 +13,10 @@ import threading
 import pytest
 
 from agent.adb import AdbClient, DeviceLink, ServerAddress
-from agent.sim.device import SimDevice
 from agent.sim.host import SimHost
-from agent.sim.profiles import PROFILES, build_state
 from agent.sim.scenario import Expectation, Scenario, list_scenarios, run_scenario
 from tests.adbserver import AdbServer
+from tests.support import Plug
 
 SPEED = 20.0
 
@@ -46,7 +45,7 @@ def _evidence(link: DeviceLink, exp: Expectation, during_use: bool) -> str | Non
         return next(
             (ln for ln in out.splitlines() if ln.strip() == f"{f['op']}: mode={f['mode']}"), None
         )
-    if exp.event == "sensitive_use":
+    if exp.event.startswith("sensitive_use"):
         out = link.shell(["dumpsys", "appops", "--package", pkg]).stdout
         if not during_use or f["op"] in ("READ_CLIPBOARD", "READ_CONTACTS"):
             return next((ln for ln in out.splitlines() if f"{f['op']} (" in ln), None)
@@ -67,39 +66,32 @@ def _evidence(link: DeviceLink, exp: Expectation, during_use: bool) -> str | Non
 @pytest.mark.parametrize("scenario", list_scenarios(), ids=lambda s: s.name)
 @pytest.mark.parametrize("profile", ["galaxy-a40-a10", "pixel8-a15"])
 def test_scenario_is_visible_through_adb(
-    scenario: Scenario, profile: str, host: SimHost, adb_server: AdbServer
+    scenario: Scenario, profile: str, host: SimHost, adb_server: AdbServer, plug: Plug
 ) -> None:
-    state = build_state(PROFILES[profile], work_profile=scenario.needs_work_profile)
-    device = host.plug(SimDevice(state))
-    adb_server.connect(device.serial)
-    try:
-        link = AdbClient(ServerAddress("127.0.0.1", adb_server.port), start_server=False).link(
-            device.serial
-        )
-        uses = [e for e in scenario.expect if e.event == "sensitive_use"]
-        done = threading.Event()
-        # Uses are looked at while they last, so they get a wider window on a busy machine.
-        speed = SPEED / 5 if uses else SPEED
-        future = host.submit(run_scenario(device, scenario, speed=speed))
-        future.add_done_callback(lambda _: done.set())
-        seen_during_use: dict[int, str | None] = {}
-        if uses:
-            # Look while the use is going on: the op must show as running (or recorded).
-            use = min((s for s in scenario.steps if s.action == "use"), key=lambda s: s.at)
-            midway = (use.at + float(use.args.get("duration", 2.0)) / 2) / speed
-            done.wait(timeout=midway)
-            for i, exp in enumerate(uses):
-                seen_during_use[i] = _evidence(link, exp, during_use=True)
-        future.result(timeout=60)
-        if any(s.action == "reboot" for s in scenario.steps):
-            adb_server.run("connect", device.serial)
-            adb_server.wait_state(device.serial, "device", timeout=30)
-        for exp in scenario.expect:
-            if exp.event == "sensitive_use":
-                assert seen_during_use[uses.index(exp)], f"{scenario.name}: {exp} not visible"
-                continue
-            assert _evidence(link, exp, during_use=False), f"{scenario.name}: {exp} not visible"
-    finally:
-        adb_server.disconnect(device.serial)
-        if device.server is not None:
-            host.stop(device.server)
+    device = plug(profile, work_profile=scenario.needs_work_profile)
+    link = AdbClient(ServerAddress("127.0.0.1", adb_server.port), start_server=False).link(
+        device.serial
+    )
+    uses = [e for e in scenario.expect if e.event == "sensitive_use_started"]
+    done = threading.Event()
+    # Uses are looked at while they last, so they get a wider window on a busy machine.
+    speed = SPEED / 5 if uses else SPEED
+    future = host.submit(run_scenario(device, scenario, speed=speed))
+    future.add_done_callback(lambda _: done.set())
+    seen_during_use: dict[int, str | None] = {}
+    if uses:
+        # Look while the use is going on: the op must show as running (or recorded).
+        use = min((s for s in scenario.steps if s.action == "use"), key=lambda s: s.at)
+        midway = (use.at + float(use.args.get("duration", 2.0)) / 2) / speed
+        done.wait(timeout=midway)
+        for i, exp in enumerate(uses):
+            seen_during_use[i] = _evidence(link, exp, during_use=True)
+    future.result(timeout=60)
+    if any(s.action == "reboot" for s in scenario.steps):
+        adb_server.run("connect", device.serial)
+        adb_server.wait_state(device.serial, "device", timeout=30)
+    for exp in scenario.expect:
+        if exp.event == "sensitive_use_started":
+            assert seen_during_use[uses.index(exp)], f"{scenario.name}: {exp} not visible"
+            continue
+        assert _evidence(link, exp, during_use=False), f"{scenario.name}: {exp} not visible"

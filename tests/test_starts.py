@@ -55,6 +55,7 @@ from agent.starts import (
 )
 from tests.adbserver import AdbServer
 from tests.locallink import LocalLink
+from tests.support import wait_for
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "android-samples"
 SDKS = (28, 29, 30, 31, 32, 33, 34, 35)
@@ -739,20 +740,22 @@ def test_the_command_and_its_resume_point() -> None:
 
 
 # ====================================================================== end to end through adb
-def _wait(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
-
-
 class Watched:
-    """A simulated phone behind the real adb server, with a StreamWorker attached."""
+    """A simulated phone behind the real adb server, with a StreamWorker attached (after
+    ``before``, if given, has run on the phone's state)."""
 
-    def __init__(self, host: SimHost, adb_server: AdbServer, client: AdbClient, profile: str):
+    def __init__(
+        self,
+        host: SimHost,
+        adb_server: AdbServer,
+        client: AdbClient,
+        profile: str,
+        before: Callable[[DeviceState], object] | None = None,
+    ):
         self.host, self.adb_server = host, adb_server
         self.device = host.plug(SimDevice(build_state(PROFILES[profile])))
+        if before is not None:
+            host.call(lambda: before(self.device.state))
         adb_server.connect(self.device.serial)
         self.link = client.link(self.device.serial)
         self.events: list[Event] = []
@@ -773,11 +776,11 @@ class Watched:
 @pytest.fixture
 def watched(
     host: SimHost, adb_server: AdbServer, client: AdbClient
-) -> Iterator[Callable[[str], Watched]]:
+) -> Iterator[Callable[..., Watched]]:
     made: list[Watched] = []
 
-    def make(profile: str) -> Watched:
-        w = Watched(host, adb_server, client, profile)
+    def make(profile: str, before: Callable[[DeviceState], object] | None = None) -> Watched:
+        w = Watched(host, adb_server, client, profile, before)
         made.append(w)
         return w
 
@@ -816,7 +819,7 @@ def test_scenarios_through_adb_report_what_they_expect(
         if e.event in ("autostart", "associated_start")
     ]
     assert expected
-    _wait(
+    wait_for(
         lambda: all(any(ev.kind == k and _matches(ev, f) for ev in w.events) for k, f in expected)
     )
 
@@ -824,7 +827,7 @@ def test_scenarios_through_adb_report_what_they_expect(
     state = w.device.state
     w.host.call(lambda: activity.start_activity(state, "com.sina.weibo", 0, from_launcher=True))
     assert w.link.shell(["am", "start", "-n", "org.mozilla.firefox/.MainActivity"]).exit_code == 0
-    _wait(lambda: {"com.sina.weibo", "org.mozilla.firefox"} <= set(w.tracker.counts()))
+    wait_for(lambda: {"com.sina.weibo", "org.mozilla.firefox"} <= set(w.tracker.counts()))
     time.sleep(0.3)  # late or duplicate events would show now
 
     unexplained = list(w.events)
@@ -858,14 +861,14 @@ def test_the_worker_resumes_after_a_dropped_link_without_repeating(
     first = w.host.call(
         lambda: state.start_process(TAOBAO, 0, reason="broadcast", component=f"{TAOBAO}/.R")
     )
-    _wait(lambda: len(w.events) == 1)
+    wait_for(lambda: len(w.events) == 1)
     w.adb_server.disconnect(w.device.serial)
-    _wait(lambda: not w.worker.connected.is_set())
+    wait_for(lambda: not w.worker.connected.is_set())
     # Started while nobody was reading: still reported after the reconnection, once.
     w.host.call(lambda: state.kill(first.pid, "test"))
     w.host.call(lambda: state.start_process(WEIBO, 0, reason="broadcast", component=f"{WEIBO}/.R"))
     w.adb_server.connect(w.device.serial)
-    _wait(lambda: len(w.events) >= 2)
+    wait_for(lambda: len(w.events) >= 2)
     time.sleep(0.5)
     assert [e.package for e in w.events] == [TAOBAO, WEIBO]
     assert w.worker.connections == 2
@@ -886,3 +889,31 @@ def test_the_worker_stops_from_another_thread_while_blocked(
     assert not thread.is_alive() and time.monotonic() - started < 5
     assert w.worker.stopped and not w.worker.connected.is_set()
     w.worker.stop()  # again: harmless
+
+
+def test_a_new_stream_reports_nothing_from_before_it_started(
+    watched: Callable[..., Watched],
+) -> None:
+    # The newest instant of the log holds two lines (Start proc and am_proc_start): neither
+    # is news to a guard that starts afterwards.
+    def before(state: DeviceState) -> None:
+        state.start_process(TAOBAO, 0, reason="broadcast", component=f"{TAOBAO}/.R")
+
+    w = watched("galaxy-a40-a10", before)
+    w.host.call(
+        lambda: w.device.state.start_process(WEIBO, 0, reason="broadcast", component=f"{WEIBO}/.R")
+    )
+    wait_for(lambda: len(w.events) >= 1)
+    time.sleep(0.3)
+    assert [e.package for e in w.events] == [WEIBO]
+
+
+def test_a_stream_on_an_empty_log_reports_the_first_line(
+    watched: Callable[..., Watched],
+) -> None:
+    w = watched("pixel8-a15", lambda state: state.events.clear())
+    w.host.call(
+        lambda: w.device.state.start_process(WEIBO, 0, reason="broadcast", component=f"{WEIBO}/.R")
+    )
+    wait_for(lambda: len(w.events) >= 1)
+    assert [e.package for e in w.events] == [WEIBO]

@@ -40,7 +40,6 @@ from agent.model import (
     User,
     frozen_map,
 )
-from agent.sim.device import SimDevice
 from agent.sim.host import SimHost
 from agent.sim.profiles import PROFILES, build_state
 from agent.sim.scenario import apply_step, load_scenario
@@ -54,21 +53,17 @@ from agent.store import (
     StoreError,
 )
 from tests.adbserver import AdbServer
+from tests.support import Plug
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 # --------------------------------------------------------------------------- fixtures
 def _read(host: SimHost, adb_server: AdbServer, state: Any) -> Snapshot:
-    device = host.plug(SimDevice(state))
-    adb_server.connect(device.serial)
-    try:
+    with Plug(host, adb_server) as plug:  # the module-scoped fixture below cannot use `plug`
+        device = plug(state)
         client = AdbClient(ServerAddress("127.0.0.1", adb_server.port), start_server=False)
         return Collector(client.link(device.serial)).full()
-    finally:
-        adb_server.disconnect(device.serial)
-        if device.server is not None:
-            host.stop(device.server)
 
 
 @pytest.fixture(scope="module")
@@ -737,3 +732,26 @@ def test_kill_9_loses_no_committed_write(tmp_path: Path) -> None:
         context = f"early run {run}, killed {delay:.3f} s after start"
         _check_after_crash(fresh, ids, audits, f"SIM{10 + run}", snap, context)
     assert time.monotonic() - started < 10
+
+
+def test_the_log_position_survives_reopening_and_older_stores_gain_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agent.store
+
+    full = agent.store.MIGRATIONS
+    with monkeypatch.context() as patch:  # a store as the release before live starts left it
+        patch.setattr(agent.store, "MIGRATIONS", full[:2])
+        patch.setattr(agent.store, "SCHEMA_VERSION", 2)
+        with Store.open(tmp_path / "tg.db") as old:
+            old.touch_device("SIM-1", "device")
+    with Store.open(tmp_path / "tg.db") as store:
+        assert store.schema_version == len(full)
+        assert store.log_position("SIM-1") is None
+        assert store.log_position("never-seen") is None
+        store.set_log_position("SIM-1", 1_795_458_847_485)
+        store.set_log_position("SIM-2", 1_795_458_000_000)  # before any other row of it
+    with Store.open(tmp_path / "tg.db") as store:
+        assert store.log_position("SIM-1") == 1_795_458_847_485
+        assert store.log_position("SIM-2") == 1_795_458_000_000
+        assert {d.serial for d in store.devices()} == {"SIM-1", "SIM-2"}

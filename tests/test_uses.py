@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -27,8 +27,8 @@ from agent.sim.profiles import PROFILES, build_state
 from agent.sim.scenario import _start_use, _stop_use, apply_step, load_scenario, run_scenario
 from agent.snapshot import Snapshot
 from agent.uses import UseMonitor, UseWorker, foreground_of, permission_consent
-from tests.adbserver import AdbServer
 from tests.locallink import LocalLink
+from tests.support import Plug
 
 RELEASES = sorted(PROFILES, key=lambda p: PROFILES[p].build.sdk)
 P = "android.permission."
@@ -124,12 +124,13 @@ def test_use_running_before_the_first_tick_is_reported_at_it(profile: str) -> No
     events = _monitor(link).tick()
     by_op = {e.detail["op"]: e for e in events}
     assert {e.kind for e in events} == {"sensitive_use_started"}
-    assert set(by_op) == {
-        "RECORD_AUDIO",
+    # One location use, not one event per op the platform runs for it.
+    assert sorted(e.detail["op"] for e in events) == ["FINE_LOCATION", "RECORD_AUDIO"]
+    assert by_op["FINE_LOCATION"].detail["location_ops"] == [
         "FINE_LOCATION",
-        "MONITOR_LOCATION",
         "MONITOR_HIGH_POWER_LOCATION",
-    }
+        "MONITOR_LOCATION",
+    ]
     assert all(e.detail["already_running"] is True for e in events)
     assert by_op["RECORD_AUDIO"].detail["foreground"] is True
     assert by_op["RECORD_AUDIO"].detail["running_for_s"] >= 30
@@ -475,17 +476,8 @@ E2E = [
 
 
 @pytest.fixture
-def plugged(
-    host: SimHost, adb_server: AdbServer, request: pytest.FixtureRequest
-) -> Iterator[SimDevice]:
-    device = host.plug(SimDevice(build_state(PROFILES[request.param])))
-    try:
-        adb_server.connect(device.serial)
-        yield device
-    finally:
-        adb_server.disconnect(device.serial)
-        if device.server is not None:
-            host.stop(device.server)
+def plugged(plug: Plug, request: pytest.FixtureRequest) -> SimDevice:
+    return plug(request.param)
 
 
 @pytest.mark.parametrize(
@@ -536,3 +528,35 @@ def test_scenario_end_to_end_through_adb(
         assert abs(stop.detail["duration_s"] - duration) < 0.5
     assert all(e.detail["op"] in ("RECORD_AUDIO", "CAMERA") for e in events)
     assert all(e.consent is Consent.NONE and e.clause == "MIIT II.(4).11" for e in events)
+
+
+@pytest.mark.parametrize("profile", ["galaxy-a40-a10", "pixel8-a15"])
+def test_a_location_request_is_one_use_however_many_ops_show_it(profile: str) -> None:
+    # As a real phone shows a request: MONITOR_LOCATION runs while it lasts, FINE_LOCATION is
+    # noted at each delivery.
+    device, link = _phone(profile)
+    state = device.state
+    monitor = _monitor(link)
+    assert monitor.tick() == []
+    _start_use(state, "com.taobao.taobao", 0, "RECORD_AUDIO", {"state": "fgsvc"})
+    _stop_use(state, "com.taobao.taobao", 0, "RECORD_AUDIO")  # the app is running now
+    monitor.tick()
+    state.start_op("com.taobao.taobao", 0, "MONITOR_LOCATION", state="fgsvc")
+    state.note_op("com.taobao.taobao", 0, "FINE_LOCATION", state="fgsvc", flags="s")
+    started = monitor.tick()
+    assert [(e.kind, e.detail["op"]) for e in started] == [
+        ("sensitive_use_started", "FINE_LOCATION")
+    ]
+    assert started[0].detail["location_ops"] == ["FINE_LOCATION", "MONITOR_LOCATION"]
+    time.sleep(0.05)
+    state.note_op("com.taobao.taobao", 0, "FINE_LOCATION", state="fgsvc", flags="s")
+    state.start_op("com.taobao.taobao", 0, "MONITOR_HIGH_POWER_LOCATION", state="fgsvc")
+    assert monitor.tick() == []  # more of the same use
+    state.finish_op("com.taobao.taobao", 0, "MONITOR_HIGH_POWER_LOCATION")
+    assert monitor.tick() == []  # GPS off, the request goes on
+    state.finish_op("com.taobao.taobao", 0, "MONITOR_LOCATION")
+    stopped = monitor.tick()
+    assert [(e.kind, e.detail["op"]) for e in stopped] == [
+        ("sensitive_use_stopped", "FINE_LOCATION")
+    ]
+    assert monitor.tick() == []

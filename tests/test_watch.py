@@ -15,44 +15,25 @@ import pytest
 from agent.adb import AdbClient
 from agent.engine import Engine
 from agent.events import Event
-from agent.sim.device import SimDevice
 from agent.sim.host import SimHost
-from agent.sim.profiles import PROFILES, build_state
+from agent.sim.profiles import PROFILES
 from agent.sim.scenario import Scenario, apply_step, list_scenarios, load_scenario, run_scenario
 from agent.store import Store
 from tests.adbserver import AdbServer
-from tests.test_detect_scenarios import LIVE_KINDS, _findings, _matches, _show
+from tests.expect import check
+from tests.support import Plug, run_cli, wait_for
 
 RELEASES = sorted(PROFILES, key=lambda p: PROFILES[p].build.sdk)
 CASES = [(s, release) for s in list_scenarios() for release in RELEASES]
 
 
-def _wait(predicate: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
-
-
 def _check(scenario: Scenario, events: list[Event]) -> None:
     # Connectivity changes (offline/online around a reboot) are real events too, but no
     # scenario lists them; the reboot itself is expected as device_state "rebooted".
-    unexplained = [
-        e for e in events if not (e.kind == "device_state" and e.detail.get("state") != "rebooted")
-    ]
-    for exp in scenario.expect:
-        if exp.event in LIVE_KINDS:
-            continue
-        hits = [e for e in unexplained if _matches(e, exp)]
-        assert len(hits) == 1, f"{exp.event} {dict(exp.fields)}: {[_show(e) for e in events]}"
-        unexplained.remove(hits[0])
-        for finding in _findings(exp):
-            extra = [e for e in unexplained if e.kind == finding and e.package == hits[0].package]
-            assert extra, f"missing finding {finding}: {[_show(e) for e in events]}"
-            for e in extra:
-                unexplained.remove(e)
-    assert not unexplained, f"unexpected: {[_show(e) for e in unexplained]}"
+    check(
+        scenario,
+        [e for e in events if e.kind != "device_state" or e.detail.get("state") == "rebooted"],
+    )
 
 
 @pytest.mark.parametrize(("scenario", "profile"), CASES, ids=[f"{s.name}-{p}" for s, p in CASES])
@@ -62,140 +43,116 @@ def test_watch_reports_each_scenario_exactly(
     host: SimHost,
     adb_server: AdbServer,
     client: AdbClient,
+    plug: Plug,
     tmp_path: Path,
 ) -> None:
-    device = host.plug(
-        SimDevice(build_state(PROFILES[profile], work_profile=scenario.needs_work_profile))
-    )
+    device = plug(profile, connect=False, work_profile=scenario.needs_work_profile)
     for step in scenario.setup:
         host.call(lambda s=step: apply_step(device.state, s))
     adb_server.connect(device.serial)
-    try:
-        with Store.open(tmp_path / "tg.db") as store:
-            # Android 9 mirrors no grants into app ops: its full read runs every few cycles here.
-            engine = Engine(client, store, interval=0.1, serials=[device.serial], sweep_every=3)
-            events, unsubscribe = engine.events_queue()
-            engine.start()
-            _wait(lambda: store.load_snapshot(device.serial) is not None)
-            played = host.submit(run_scenario(device, scenario, speed=20.0))
-            played.result(timeout=60)
-            if any(s.action == "reboot" for s in scenario.steps):
-                adb_server.run("connect", device.serial)
-                adb_server.wait_state(device.serial, "device", timeout=30)
-                _wait(lambda: any(e.detail.get("state") == "rebooted" for e in events.queue))
-            time.sleep(0.5)  # a few more cycles: late or duplicate events would show now
-            engine.stop()
-            unsubscribe()
-            seen = list(events.queue)
-            stored = list(store.events(serial=device.serial))
-        assert sorted(e.id for e in stored) == sorted(e.id for e in seen)
-        _check(scenario, seen)
-    finally:
-        adb_server.disconnect(device.serial)
-        if device.server is not None:
-            host.stop(device.server)
+    with Store.open(tmp_path / "tg.db") as store:
+        # Android 9 mirrors no grants into app ops: its full read runs every few cycles here.
+        engine = Engine(
+            client,
+            store,
+            interval=0.1,
+            serials=[device.serial],
+            sweep_every=3,
+            use_period=0.05,
+        )
+        events, unsubscribe = engine.events_queue()
+        engine.start()
+        wait_for(lambda: engine.live_ready(device.serial))
+        # A use lasts a few seconds of the story: slowed down enough to be seen on a busy
+        # machine (the latency itself is the benchmark's business).
+        speed = 5.0 if any(s.action == "use" for s in scenario.steps) else 20.0
+        played = host.submit(run_scenario(device, scenario, speed=speed))
+        played.result(timeout=60)
+        if any(s.action == "reboot" for s in scenario.steps):
+            adb_server.run("connect", device.serial)
+            adb_server.wait_state(device.serial, "device", timeout=30)
+            wait_for(lambda: any(e.detail.get("state") == "rebooted" for e in events.queue))
+        time.sleep(0.5)  # a few more cycles: late or duplicate events would show now
+        engine.stop()
+        unsubscribe()
+        seen = list(events.queue)
+        stored = list(store.events(serial=device.serial))
+    assert sorted(e.id for e in stored) == sorted(e.id for e in seen)
+    _check(scenario, seen)
 
 
 def test_changes_made_while_the_engine_was_down_are_reported_on_restart(
-    host: SimHost, adb_server: AdbServer, client: AdbClient, tmp_path: Path
+    host: SimHost, client: AdbClient, plug: Plug, tmp_path: Path
 ) -> None:
-    device = host.plug(SimDevice(build_state(PROFILES["pixel6a-a14"])))
-    adb_server.connect(device.serial)
-    try:
-        with Store.open(tmp_path / "tg.db") as store:
-            first = Engine(client, store, serials=[device.serial]).once()
-            assert first == []  # the first look is the baseline, not news
-        for step in load_scenario("grant-without-consent").steps:
-            host.call(lambda s=step: apply_step(device.state, s))
-        with Store.open(tmp_path / "tg.db") as store:
-            events = Engine(client, store, serials=[device.serial]).once()
-            again = Engine(client, store, serials=[device.serial]).once()
-        assert [(e.kind, e.package, e.consent.value) for e in events] == [
-            ("permission_granted", "com.sina.weibo", "none")
-        ]
-        assert again == []  # reported once, not at every start
-    finally:
-        adb_server.disconnect(device.serial)
-        if device.server is not None:
-            host.stop(device.server)
+    device = plug("pixel6a-a14")
+    with Store.open(tmp_path / "tg.db") as store:
+        first = Engine(client, store, serials=[device.serial]).once()
+        assert first == []  # the first look is the baseline, not news
+    for step in load_scenario("grant-without-consent").steps:
+        host.call(lambda s=step: apply_step(device.state, s))
+    with Store.open(tmp_path / "tg.db") as store:
+        events = Engine(client, store, serials=[device.serial]).once()
+        again = Engine(client, store, serials=[device.serial]).once()
+    assert [(e.kind, e.package, e.consent.value) for e in events] == [
+        ("permission_granted", "com.sina.weibo", "none")
+    ]
+    assert again == []  # reported once, not at every start
 
 
-def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agent.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def test_watch_once_jsonl_events_and_baseline_cli(
-    host: SimHost, adb_server: AdbServer, tmp_path: Path
+def test_watch_once_jsonl_events_and_baselinerun_cli(
+    host: SimHost, adb_server: AdbServer, plug: Plug, tmp_path: Path
 ) -> None:
-    device = host.plug(SimDevice(build_state(PROFILES["redmi-note11-a13"])))
-    adb_server.connect(device.serial)
+    device = plug("redmi-note11-a13")
     env = dict(adb_server.env, TETHERGUARD_HOME=str(tmp_path))
-    try:
-        assert _cli("watch", "--once", "--jsonl", env=env).returncode == 0
-        for name in ("silent-install", "grant-without-consent"):
-            for step in load_scenario(name).steps:
-                host.call(lambda s=step: apply_step(device.state, s))
-        done = _cli("watch", "--once", "--jsonl", env=env)
-        assert done.returncode == 1, done.stderr  # findings without consent
-        lines = [json.loads(line) for line in done.stdout.splitlines()]
-        kinds = {(e["kind"], e["package"]) for e in lines}
-        assert ("silent_install", "com.sim.luckygame") in kinds
-        assert ("permission_granted", "com.sina.weibo") in kinds
-        assert all(
-            set(e)
-            >= {
-                "ts",
-                "serial",
-                "user",
-                "kind",
-                "package",
-                "consent",
-                "severity",
-                "clause",
-                "detail",
-            }
-            for e in lines
-        )
-        listed = _cli("events", "--json", "--kind", "permission_granted", env=env)
-        (grant,) = [json.loads(line) for line in listed.stdout.splitlines()]
-        assert grant["package"] == "com.sina.weibo"
-        assert _cli("baseline", "accept", "--event", grant["id"], env=env).returncode == 0
-        shown = _cli("baseline", "show", env=env).stdout
-        assert "com.sina.weibo" in shown and "READ_CONTACTS" in shown
-        # Revoked and granted again the same way: the owner accepted that state.
-        host.call(
-            lambda: device.state.revoke("com.sina.weibo", 0, "android.permission.READ_CONTACTS")
-        )
-        _cli("watch", "--once", "--jsonl", env=env)
-        host.call(
-            lambda: device.state.grant("com.sina.weibo", 0, "android.permission.READ_CONTACTS")
-        )
-        again = _cli("watch", "--once", "--jsonl", env=env)
-        regrant = [json.loads(line) for line in again.stdout.splitlines()]
-        assert [(e["kind"], e["consent"]) for e in regrant] == [("permission_granted", "baseline")]
-        assert again.returncode == 0
-    finally:
-        adb_server.disconnect(device.serial)
-        if device.server is not None:
-            host.stop(device.server)
+    assert run_cli("watch", "--once", "--jsonl", env=env).returncode == 0
+    for name in ("silent-install", "grant-without-consent"):
+        for step in load_scenario(name).steps:
+            host.call(lambda s=step: apply_step(device.state, s))
+    done = run_cli("watch", "--once", "--jsonl", env=env)
+    assert done.returncode == 1, done.stderr  # findings without consent
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    kinds = {(e["kind"], e["package"]) for e in lines}
+    assert ("silent_install", "com.sim.luckygame") in kinds
+    assert ("permission_granted", "com.sina.weibo") in kinds
+    assert all(
+        set(e)
+        >= {
+            "ts",
+            "serial",
+            "user",
+            "kind",
+            "package",
+            "consent",
+            "severity",
+            "clause",
+            "detail",
+        }
+        for e in lines
+    )
+    listed = run_cli("events", "--json", "--kind", "permission_granted", env=env)
+    (grant,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert grant["package"] == "com.sina.weibo"
+    assert run_cli("baseline", "accept", "--event", grant["id"], env=env).returncode == 0
+    shown = run_cli("baseline", "show", env=env).stdout
+    assert "com.sina.weibo" in shown and "READ_CONTACTS" in shown
+    # Revoked and granted again the same way: the owner accepted that state.
+    host.call(lambda: device.state.revoke("com.sina.weibo", 0, "android.permission.READ_CONTACTS"))
+    run_cli("watch", "--once", "--jsonl", env=env)
+    host.call(lambda: device.state.grant("com.sina.weibo", 0, "android.permission.READ_CONTACTS"))
+    again = run_cli("watch", "--once", "--jsonl", env=env)
+    regrant = [json.loads(line) for line in again.stdout.splitlines()]
+    assert [(e["kind"], e["consent"]) for e in regrant] == [("permission_granted", "baseline")]
+    assert again.returncode == 0
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.15, 0.4])
 def test_kill_9_mid_change_loses_nothing_and_duplicates_nothing(
-    host: SimHost, adb_server: AdbServer, tmp_path: Path, delay: float
+    host: SimHost, adb_server: AdbServer, plug: Plug, tmp_path: Path, delay: float
 ) -> None:
     import os
     import signal
 
-    device = host.plug(SimDevice(build_state(PROFILES["pixel8-a15"])))
-    adb_server.connect(device.serial)
+    device = plug("pixel8-a15")
     env = dict(adb_server.env, TETHERGUARD_HOME=str(tmp_path))
     db = tmp_path / "data" / "tetherguard.db"
     contacts, sms = "android.permission.READ_CONTACTS", "android.permission.READ_PHONE_STATE"
@@ -217,9 +174,9 @@ def test_kill_9_mid_change_loses_nothing_and_duplicates_nothing(
         text=True,
     )
     try:
-        _wait(lambda: db.exists())
+        wait_for(lambda: db.exists())
         with Store.open(db) as store:
-            _wait(lambda: store.load_snapshot(device.serial) is not None)
+            wait_for(lambda: store.load_snapshot(device.serial) is not None)
         host.call(lambda: device.state.grant("com.sina.weibo", 0, contacts))
         assert proc.stdout is not None
         line = json.loads(proc.stdout.readline())
@@ -228,7 +185,7 @@ def test_kill_9_mid_change_loses_nothing_and_duplicates_nothing(
         time.sleep(delay)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-        again = _cli("watch", "--once", "--jsonl", "--serial", device.serial, env=env)
+        again = run_cli("watch", "--once", "--jsonl", "--serial", device.serial, env=env)
         assert again.returncode in (0, 1), again.stderr
         with Store.open(db) as store:
             grants = [e.detail["permission"] for e in store.events(kind="permission_granted")]
@@ -237,103 +194,140 @@ def test_kill_9_mid_change_loses_nothing_and_duplicates_nothing(
     finally:
         if proc.poll() is None:
             proc.kill()
-        adb_server.disconnect(device.serial)
-        if device.server is not None:
-            host.stop(device.server)
+
+
+def test_watch_jsonl_streams_live_use_and_boot_autostart(
+    host: SimHost, adb_server: AdbServer, plug: Plug, tmp_path: Path
+) -> None:
+    import signal
+
+    device = plug("moto-g30-a11")
+    env = dict(adb_server.env, TETHERGUARD_HOME=str(tmp_path))
+    db = tmp_path / "data" / "tetherguard.db"
+    argv = ["watch", "--jsonl", "--interval", "0.2", "--use-period", "0.1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", *argv, "--serial", device.serial],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[dict[str, Any]] = []
+
+    def read_until(done: Any) -> None:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        while not done():
+            assert time.monotonic() < deadline, lines
+            line = proc.stdout.readline()
+            assert line, f"watch ended: {proc.stderr.read() if proc.stderr else ''}"
+            lines.append(json.loads(line))
+
+    def seen(kind: str, package: str) -> bool:
+        return any(e["kind"] == kind and e["package"] == package for e in lines)
+
+    try:
+        wait_for(lambda: db.exists())
+        with Store.open(db) as store:
+            wait_for(lambda: store.load_snapshot(device.serial) is not None)
+        # A use long enough to be running whenever the live probe first looks.
+        mic = load_scenario("background-mic")
+        host.submit(run_scenario(device, mic, speed=0.5)).result(timeout=60)
+        read_until(lambda: seen("sensitive_use_stopped", "com.tencent.mm"))
+        boot = load_scenario("boot-autostart")
+        host.submit(run_scenario(device, boot, speed=2.0)).result(timeout=60)
+        adb_server.run("connect", device.serial)
+        adb_server.wait_state(device.serial, "device", timeout=30)
+        # The watch reconnects by itself and reads the log from the boot.
+        read_until(lambda: seen("autostart", "com.sim.pushhelper"))
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        out, _ = proc.communicate(timeout=30)
+        lines += [json.loads(line) for line in out.splitlines()]
+        assert proc.returncode == 1  # findings without consent were reported
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    (start,) = [e for e in lines if e["kind"] == "sensitive_use_started"]
+    assert start["package"] == "com.tencent.mm" and start["detail"]["op"] == "RECORD_AUDIO"
+    assert start["detail"]["foreground"] is False and start["severity"] == "high"
+    (stop,) = [e for e in lines if e["kind"] == "sensitive_use_stopped"]
+    assert stop["detail"]["duration_s"] > 4
+    (auto,) = [
+        e for e in lines if e["kind"] == "autostart" and e["package"] == "com.sim.pushhelper"
+    ]
+    assert auto["detail"]["reason"] == "broadcast" and auto["detail"]["at_boot"] is True
+    assert auto["consent"] == "none" and auto["clause"] == "MIIT I.6"
+    with Store.open(db) as store:  # every line printed is on record
+        stored = {e.id for e in store.events(serial=device.serial)}
+    assert {e["id"] for e in lines} <= stored
 
 
 def test_a_new_app_with_a_blank_name_is_flagged(
-    host: SimHost, adb_server: AdbServer, client: AdbClient, tmp_path: Path
+    host: SimHost, client: AdbClient, plug: Plug, tmp_path: Path
 ) -> None:
     from agent.labels import LabelCache
 
-    device = host.plug(SimDevice(build_state(PROFILES["oppo-a77-a12"])))
-    adb_server.connect(device.serial)
-    try:
-        with Store.open(tmp_path / "tg.db") as store:
-            engine = Engine(
-                client,
-                store,
-                interval=0.2,
-                serials=[device.serial],
-                labels=LabelCache(tmp_path / "labels"),
-            )
-            events, _ = engine.events_queue()
-            engine.start()
-            _wait(lambda: store.load_snapshot(device.serial) is not None)
-            for step in load_scenario("hidden-icon").steps:
-                host.call(lambda s=step: apply_step(device.state, s))
-            _wait(lambda: any(e.kind == "hidden_app" for e in events.queue))
-            engine.stop()
-        hidden = next(e for e in events.queue if e.kind == "hidden_app")
-        assert hidden.package == "com.sim.svchost"
-        assert set(hidden.detail["reasons"]) == {"no launcher icon", "blank name"}
-    finally:
-        adb_server.disconnect(device.serial)
-        if device.server is not None:
-            host.stop(device.server)
+    device = plug("oppo-a77-a12")
+    with Store.open(tmp_path / "tg.db") as store:
+        labels = LabelCache(tmp_path / "labels")
+        engine = Engine(client, store, interval=0.2, serials=[device.serial], labels=labels)
+        events, _ = engine.events_queue()
+        engine.start()
+        wait_for(lambda: store.load_snapshot(device.serial) is not None)
+        for step in load_scenario("hidden-icon").steps:
+            host.call(lambda s=step: apply_step(device.state, s))
+        wait_for(lambda: any(e.kind == "hidden_app" for e in events.queue))
+        engine.stop()
+    hidden = next(e for e in events.queue if e.kind == "hidden_app")
+    assert hidden.package == "com.sim.svchost"
+    assert set(hidden.detail["reasons"]) == {"no launcher icon", "blank name"}
 
 
 def test_device_states_are_reported_as_they_come_and_go(
-    host: SimHost, adb_server: AdbServer, client: AdbClient, tmp_path: Path
+    host: SimHost, adb_server: AdbServer, client: AdbClient, plug: Plug, tmp_path: Path
 ) -> None:
     from agent.sim.transport import AuthMode
 
-    device = host.plug(SimDevice(build_state(PROFILES["moto-g30-a11"]), auth=AuthMode.PROMPT))
-    try:
-        with Store.open(tmp_path / "tg.db") as store:
-            engine = Engine(client, store, interval=0.2, serials=[device.serial])
-            events, _ = engine.events_queue()
-            engine.start()
+    device = plug("moto-g30-a11", connect=False, auth=AuthMode.PROMPT)
+    with Store.open(tmp_path / "tg.db") as store:
+        engine = Engine(client, store, interval=0.2, serials=[device.serial])
+        events, _ = engine.events_queue()
+        engine.start()
 
-            def states() -> list[str]:
-                return [
-                    str(e.detail.get("state"))
-                    for e in list(events.queue)
-                    if e.kind == "device_state"
-                ]
+        def states() -> list[str]:
+            return [
+                str(e.detail.get("state")) for e in list(events.queue) if e.kind == "device_state"
+            ]
 
-            adb_server.run("connect", device.serial)
-            _wait(lambda: "unauthorized" in states())
-            assert store.load_snapshot(device.serial) is None  # nothing can be read yet
-            assert device.server is not None
-            host.call(device.server.accept_auth)
-            _wait(lambda: "connected" in states())
-            _wait(lambda: store.load_snapshot(device.serial) is not None)  # read at once
-            adb_server.disconnect(device.serial)
-            _wait(lambda: "gone" in states())
-            engine.stop()
-        seen = states()  # the server may show "offline" while the key exchange runs
-        order = [seen.index(s) for s in ("unauthorized", "connected", "gone")]
-        assert order == sorted(order), seen
-    finally:
+        adb_server.run("connect", device.serial)
+        wait_for(lambda: "unauthorized" in states())
+        assert store.load_snapshot(device.serial) is None  # nothing can be read yet
+        assert device.server is not None
+        host.call(device.server.accept_auth)
+        wait_for(lambda: "connected" in states())
+        wait_for(lambda: store.load_snapshot(device.serial) is not None)  # read at once
         adb_server.disconnect(device.serial)
-        if device.server is not None:
-            host.stop(device.server)
+        wait_for(lambda: "gone" in states())
+        engine.stop()
+    seen = states()  # the server may show "offline" while the key exchange runs
+    order = [seen.index(s) for s in ("unauthorized", "connected", "gone")]
+    assert order == sorted(order), seen
 
 
-def test_baseline_accept_package_and_all(
-    host: SimHost, adb_server: AdbServer, tmp_path: Path
-) -> None:
-    device = host.plug(SimDevice(build_state(PROFILES["pixel8-a15"])))
-    adb_server.connect(device.serial)
+def test_baseline_accept_package_and_all(adb_server: AdbServer, plug: Plug, tmp_path: Path) -> None:
+    plug("pixel8-a15")
     env = dict(adb_server.env, TETHERGUARD_HOME=str(tmp_path))
-    try:
-        assert _cli("watch", "--once", env=env).returncode == 0
-        done = _cli("baseline", "accept", "--package", "com.tencent.mm", env=env)
-        assert done.returncode == 0, done.stderr
-        assert "accepted" in done.stdout
-        shown = _cli("baseline", "show", env=env).stdout.splitlines()
-        assert shown
-        assert all("com.tencent.mm" in line for line in shown)
-        assert any("android.permission.CAMERA = true" in line for line in shown)
-        everything = _cli("baseline", "accept", "--all", env=env)
-        assert everything.returncode == 0
-        assert len(_cli("baseline", "show", env=env).stdout.splitlines()) > len(shown)
-        missing = _cli("baseline", "accept", "--package", "com.not.there", env=env)
-        assert missing.returncode == 4
-        assert "no stored snapshot shows" in missing.stderr
-    finally:
-        adb_server.disconnect(device.serial)
-        if device.server is not None:
-            host.stop(device.server)
+    assert run_cli("watch", "--once", env=env).returncode == 0
+    done = run_cli("baseline", "accept", "--package", "com.tencent.mm", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "accepted" in done.stdout
+    shown = run_cli("baseline", "show", env=env).stdout.splitlines()
+    assert shown
+    assert all("com.tencent.mm" in line for line in shown)
+    assert any("android.permission.CAMERA = true" in line for line in shown)
+    everything = run_cli("baseline", "accept", "--all", env=env)
+    assert everything.returncode == 0
+    assert len(run_cli("baseline", "show", env=env).stdout.splitlines()) > len(shown)
+    missing = run_cli("baseline", "accept", "--package", "com.not.there", env=env)
+    assert missing.returncode == 4
+    assert "no stored snapshot shows" in missing.stderr

@@ -59,7 +59,8 @@ EXPECTED_EVENTS = frozenset(
         "permission_granted",
         "permission_revoked",
         "appop_changed",
-        "sensitive_use",
+        "sensitive_use_started",
+        "sensitive_use_stopped",
         "autostart",
         "associated_start",
         "device_admin_added",
@@ -160,7 +161,8 @@ class Step:
 
 @dataclass(frozen=True)
 class Expectation:
-    """One event a correct guard must report, matched on the keys given."""
+    """One event a correct guard must report, matched on the keys given (``count``: that many
+    such events)."""
 
     event: str
     fields: Mapping[str, Any]
@@ -310,6 +312,9 @@ def _expectation(raw: Any, where: str) -> Expectation:
         "baseline",
     ):
         raise ScenarioError(f"{where}: consent is none/user/platform/tetherguard/baseline")
+    count = raw.get("count", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise ScenarioError(f"{where}: count (how many such events) is a whole number >= 1")
     return Expectation(str(raw["event"]), {k: v for k, v in raw.items() if k != "event"})
 
 
@@ -451,13 +456,11 @@ def _start_use(state: DeviceState, name: str, user: int, op: str, a: Mapping[str
     uid = pkg.uid(user)
     proc = next((p for p in state.processes.values() if p.uid == uid), None)
     if proc is None:
-        proc = state.start_process(
-            name,
-            user,
-            reason="activity" if uid_state == "top" else "service",
-            component=f"{name}/{pkg.launcher_activity or '.SyncService'}",
-            state=uid_state,
-        )
+        # The owner opened the app from the launcher earlier (a use story is about the use,
+        # not about how the app came to run); it may have gone to the background since.
+        proc = start_activity(state, name, user, from_launcher=True)
+    proc.state = uid_state
+    state.uid_states[proc.uid] = uid_state
     now = state.now_ms()
     if op in ("READ_CLIPBOARD", "READ_CONTACTS", "READ_CALL_LOG", "READ_SMS", "READ_PHONE_STATE"):
         proxy = a.get("proxy")
