@@ -115,6 +115,16 @@ def _event_line(event: Any) -> str:
     )
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
     from agent.config import ConfigError, load_config
     from agent.engine import Engine
@@ -138,6 +148,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
             sweep_every=args.full_read_every,
             serials=args.serial or None,
             labels=LabelCache(cache_dir() / "labels"),
+            live=not args.no_live,
+            use_period=args.use_period,
         )
 
         def show(event: Any) -> None:
@@ -147,6 +159,14 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
         engine.subscribe(show)
         with contextlib.ExitStack() as alerting:
+            if args.policy is not None:
+                from agent.policy.load import PolicyError
+
+                try:
+                    _enforce(alerting, engine, args.policy)
+                except PolicyError as exc:
+                    print(f"tetherguard: policy: {printable(str(exc))}", file=sys.stderr)
+                    return ExitCode.USAGE
             if alerts.enabled:  # deferred: apprise loads only when alerts are on
                 from agent.alerts import Alerter
 
@@ -159,6 +179,50 @@ def cmd_watch(args: argparse.Namespace) -> int:
     if engine.errors and args.once:
         return ExitCode.DEVICE
     return ExitCode.FINDINGS if found_findings else ExitCode.OK
+
+
+def _enforce(stack: contextlib.ExitStack, engine: Any, name: str) -> None:
+    """``watch --policy``: apply a policy to the events, and reload it when its file changes."""
+    from agent.policy.enforce import Enforced, Enforcer
+    from agent.policy.load import load_policy, resolve_policy
+    from agent.policy.reload import PolicyWatcher
+
+    path = resolve_policy(name)
+    policy = load_policy(path)
+
+    def report(done: Enforced) -> None:
+        line = done.decision.describe()
+        if done.outcome is not None:
+            line = f"{done.decision.policy}/{done.decision.rule.name}: {done.outcome.message}"
+        if done.drift:
+            line += " (drift: it had been undone before)"
+        if done.error:
+            line += f" ({done.error})"
+        print(f"tetherguard: policy: {printable(line)}", file=sys.stderr, flush=True)
+
+    enforcer = Enforcer(policy, engine.actions, report=report).start()
+    stack.callback(enforcer.close)
+    engine.subscribe(enforcer)
+    print(
+        f"tetherguard: policy {printable(policy.name)} ({len(policy.rules)} rules, "
+        f"{policy.mode})",
+        file=sys.stderr,
+    )
+
+    def broken(message: str) -> None:
+        print(f"tetherguard: policy: {printable(message)}", file=sys.stderr, flush=True)
+
+    def reloaded(new: Any) -> None:
+        enforcer.set_policy(new)
+        print(
+            f"tetherguard: policy reloaded: {printable(new.name)} ({len(new.rules)} rules, "
+            f"{new.mode})",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    watcher = PolicyWatcher(path, load_policy, reloaded, broken).start()
+    stack.callback(watcher.stop)
 
 
 def _run_engine(engine: Any, args: argparse.Namespace) -> None:
@@ -300,8 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tetherguard",
         description="Guard Android phones tethered over adb: permissions, installs, starts.",
-        epilog="Exit codes: 0 ok, 1 findings, 2 usage error, 3 adb unavailable or device problem, "
-        "4 store problem, 130 interrupted.",
+        epilog="Exit codes: 0 ok, 1 findings, 2 usage error (or an action refused by tetherguard), "
+        "3 adb unavailable or device problem, 4 store problem, 5 the phone refused an action, "
+        "130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"tetherguard {__version__}")
     parser.add_argument("--debug", action="store_true", help="log everything and show tracebacks")
@@ -330,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("watch", help="watch devices and report every change with its consent")
     p.add_argument("--serial", action="append", default=[], help="only this device (repeat)")
-    p.add_argument("--interval", type=float, default=2.0, help="seconds between checks")
+    p.add_argument("--interval", type=_positive, default=2.0, help="seconds between checks")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.add_argument("--once", action="store_true", help="compare with the stored state and exit")
     p.add_argument(
@@ -339,6 +404,24 @@ def build_parser() -> argparse.ArgumentParser:
         default=60,
         metavar="N",
         help="Android 9 only: re-read all packages every N cycles (it reports no grant cheaply)",
+    )
+    p.add_argument(
+        "--use-period",
+        type=_positive,
+        default=0.5,
+        metavar="S",
+        help="seconds between two live probes of sensitive use (mic, camera, location ...)",
+    )
+    p.add_argument(
+        "--policy",
+        metavar="NAME|FILE",
+        help="apply a policy (a shipped pack such as consumer-default, or a YAML file); "
+        "its file is reloaded when it changes",
+    )
+    p.add_argument(
+        "--no-live",
+        action="store_true",
+        help="no live watch of sensitive use and app starts: state changes only",
     )
     p.add_argument("--jsonl", action="store_true", help="one JSON object per event on stdout")
     p.add_argument("--store", type=Path, help="the database (default: in the data directory)")
@@ -369,6 +452,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--serial", help="only this device")
     p.add_argument("--store", type=Path, help="the database (default: in the data directory)")
     p.set_defaults(func=cmd_baseline)
+
+    from agent.cli_actions import add_parsers
+
+    add_parsers(sub)
 
     p = sub.add_parser("connect", help="attach a Wi-Fi/TCP device (adb connect HOST:PORT)")
     p.add_argument("address")

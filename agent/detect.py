@@ -25,6 +25,7 @@ from agent.events import Consent, Event, Severity
 from agent.model import (
     PER_USER_RANGE,
     PLATFORM_FLAGS,
+    SENSITIVE_PERMISSIONS,
     USER_FLAGS,
     AppOpEntry,
     PackageInfo,
@@ -38,32 +39,6 @@ P = "android.permission."
 
 PLATFORM_REVOKE_FLAGS = frozenset({"AUTO_REVOKED", "ONE_TIME", "REVOKE_WHEN_REQUESTED"})
 
-SENSITIVE_PERMISSIONS = frozenset(
-    P + p
-    for p in (
-        "RECORD_AUDIO",
-        "CAMERA",
-        "ACCESS_FINE_LOCATION",
-        "ACCESS_COARSE_LOCATION",
-        "ACCESS_BACKGROUND_LOCATION",
-        "READ_CONTACTS",
-        "WRITE_CONTACTS",
-        "GET_ACCOUNTS",
-        "READ_CALL_LOG",
-        "WRITE_CALL_LOG",
-        "READ_SMS",
-        "SEND_SMS",
-        "RECEIVE_SMS",
-        "READ_PHONE_STATE",
-        "CALL_PHONE",
-        "BODY_SENSORS",
-        "READ_CALENDAR",
-        "READ_EXTERNAL_STORAGE",
-        "READ_MEDIA_IMAGES",
-        "READ_MEDIA_VIDEO",
-        "READ_MEDIA_AUDIO",
-    )
-)
 SENSITIVE_OPS = frozenset(
     {
         "RECORD_AUDIO",
@@ -174,6 +149,11 @@ class Evidence(Protocol):
         """The owner accepted this state into the baseline."""
         ...
 
+    def flags_ours(self, serial: str, user: int, package: str, permission: str) -> bool:
+        """The permission's user flags were set by tetherguard (it revoked the permission and
+        kept it revoked): they are no evidence that the owner granted it since."""
+        ...
+
 
 class NoEvidence:
     """No audit log, no baseline: every verdict rests on the phone's own flags."""
@@ -184,6 +164,9 @@ class NoEvidence:
     def accepted(
         self, serial: str, user: int | None, package: str | None, kind: str, key: str, value: str
     ) -> bool:
+        return False
+
+    def flags_ours(self, serial: str, user: int, package: str, permission: str) -> bool:
         return False
 
 
@@ -563,7 +546,12 @@ class Detector:
             consent = Consent.TETHERGUARD
         elif self.evidence.accepted(ctx.serial, user, pkg.name, "permission_granted", key, "true"):
             consent = Consent.BASELINE
-        elif grant.flags & USER_FLAGS:
+        elif grant.flags & USER_FLAGS and not (
+            # Granted with the USER_FIXED we set when we revoked it: the owner's grant in
+            # Settings clears that flag, so this one came from elsewhere (drift).
+            "USER_FIXED" in grant.flags
+            and self.evidence.flags_ours(ctx.serial, user, pkg.name, grant.name)
+        ):
             consent = Consent.USER
         elif grant.flags & PLATFORM_FLAGS:
             consent = Consent.PLATFORM

@@ -1,11 +1,14 @@
 """The engine: the one public face of tetherguard's core. The CLI, the TUI and the daemon all use
 it, so a feature works the same way in all three.
 
-It watches devices (one worker thread per online device, plus a hot-plug tracker), turns each
-new snapshot into events through :class:`~agent.detect.Detector`, records them in the
-:class:`~agent.store.Store` *before* publishing them, and hands them to subscribers. Restart
-safety: a device's first read is compared with the snapshot persisted by the previous run, so
-what changed while the engine was down is reported when it comes back.
+It watches devices (per online device: a cycle worker, and with ``live`` a use worker and a
+logcat stream, plus one hot-plug tracker for the fleet), turns each new snapshot into events
+through :class:`~agent.detect.Detector`, and live probes into sensitive-use, autostart and
+associated-start events (:mod:`agent.uses`, :mod:`agent.starts`); every event is recorded in the
+:class:`~agent.store.Store` *before* it is handed to subscribers. Restart safety: a device's
+first read is compared with the snapshot persisted by the previous run, and its log stream
+resumes after the last start recorded (or from the boot, after a reboot), so what happened
+while the engine was down is reported when it comes back.
 
 Threads, not asyncio: adb calls block, and each device is independent. Nothing here imports
 Textual.
@@ -21,17 +24,22 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from agent.actions import Actions
 from agent.adb import AdbClient, AdbError, DeviceEvent, DeviceTracker
 from agent.collect import SWEEP_EVERY, Collector
 from agent.detect import Detector, Settings
 from agent.events import Consent, Event, Severity
 from agent.labels import LabelCache
 from agent.snapshot import Snapshot
+from agent.starts import StartTracker, StreamWorker, platform_packages, uid_packages
 from agent.store import Store, StoreError
+from agent.uses import UseMonitor, UseWorker
 
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 2.0
+DEFAULT_USE_PERIOD = 0.5
+"""Seconds between two live-use probes of a device (one small round trip each)."""
 AUDIT_WINDOW = 600.0
 """Seconds during which a change matching a finished action of ours counts as ours."""
 
@@ -53,17 +61,41 @@ class StoreEvidence:
                 continue
             if record.user is not None and user is not None and record.user != user:
                 continue
-            expects = target.get("expects")
-            if isinstance(expects, list) and kind in expects:
-                key_ok = target.get("key") in (None, key)
-                if key_ok:
-                    return True
+            if _expected(target.get("expects"), target.get("key"), kind, key):
+                return True
         return False
 
     def accepted(
         self, serial: str, user: int | None, package: str | None, kind: str, key: str, value: str
     ) -> bool:
         return self.store.is_accepted(serial, user, package, kind, key, value)
+
+    def flags_ours(self, serial: str, user: int, package: str, permission: str) -> bool:
+        latest = None
+        for record in self.store.audit(serial=serial):
+            target = record.target if isinstance(record.target, dict) else {}
+            if (
+                record.action in ("revoke", "grant")
+                and record.user == user
+                and target.get("package") == package
+                and target.get("permission") == permission
+                and record.status in ("done", "undone")
+            ):
+                latest = record
+        return latest is not None and latest.action == "revoke" and latest.status == "done"
+
+
+def _expected(expects: object, default_key: object, kind: str, key: str) -> bool:
+    """Whether an action's ``expects`` list names this change: items are a kind (with the
+    row's ``key``, ``None`` for any) or a ``[kind, key]`` pair (key ``None``: any)."""
+    if not isinstance(expects, list):
+        return False
+    for item in expects:
+        if item == kind and default_key in (None, key):
+            return True
+        if isinstance(item, list) and len(item) == 2 and item[0] == kind and item[1] in (None, key):
+            return True
+    return False
 
 
 Subscriber = Callable[[Event], None]
@@ -90,8 +122,14 @@ class Engine:
     sweep_every: int = SWEEP_EVERY
     """On Android 9 (no grants mirrored into app ops), a full package read every this many
     cycles: the latency of grant detection there, traded against the phone's CPU."""
+    live: bool = True
+    """Also watch sensitive use and app starts as they happen (``watch``; not ``--once``)."""
+    use_period: float = DEFAULT_USE_PERIOD
     _subscribers: list[Subscriber] = field(default_factory=list)
     _workers: dict[str, threading.Thread] = field(default_factory=dict)
+    _trackers: dict[str, StartTracker] = field(default_factory=dict)
+    _monitors: dict[str, UseMonitor] = field(default_factory=dict)
+    _lives: dict[str, _Live] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _tracker: DeviceTracker | None = None
@@ -124,9 +162,12 @@ class Engine:
         # Recorded first, with the snapshot they were found in, in one transaction: an event is
         # never shown that a restart could lose, and never reported again after a crash.
         try:
-            self.store.record_events(batch, snapshot)
+            added = self.store.record_events(batch, snapshot)
         except StoreError as exc:
             self._problem(f"store: {exc}")
+        else:
+            if len(batch) == 1 and added == 0:
+                return  # already stored: a log line read again after a restart
         if not batch:
             return
         with self._lock:
@@ -175,10 +216,15 @@ class Engine:
         return events
 
     def _watch_device(self, serial: str) -> None:
-        """A worker: a full read (compared with the stored snapshot), then cycles."""
+        """A worker: a full read (compared with the stored snapshot), then cycles; with
+        ``live``, the device's use worker and log stream run beside it and end with it."""
+        live: _Live | None = None
         try:
+            prev = self.store.load_snapshot(serial)
             self.check(serial)
             snap = self.store.load_snapshot(serial)
+            if snap is not None and self.live:
+                live = self._start_live(serial, prev, snap)
             collector = self._collector(serial)
             while snap is not None and not self._stop.wait(self.interval):
                 cur = collector.cycle(snap)
@@ -187,6 +233,9 @@ class Engine:
                 moved = bool(events) or cur.cost.round_trips > 1 or cur.boot_id != snap.boot_id
                 self._publish(events, cur if moved else None)
                 snap = cur
+                if live is not None:
+                    live.update(cur)
+                    live.save_position()
         except AdbError as exc:
             if not self._stop.is_set():
                 self._problem(f"{serial}: {exc}")
@@ -196,9 +245,87 @@ class Engine:
             log.exception("watching %s failed", serial)
             self._problem(f"{serial}: internal error (see the log)")
         finally:
+            if live is not None:
+                live.stop()
+                with self._lock:
+                    if self._lives.get(serial) is live:
+                        del self._lives[serial]
             with self._lock:
                 if self._workers.get(serial) is threading.current_thread():
                     del self._workers[serial]
+
+    # ---------------------------------------------------------------- live watching
+    def _start_live(self, serial: str, prev: Snapshot | None, snap: Snapshot) -> _Live:
+        """Start the device's use worker and log stream (kept knowledge survives reconnects:
+        start counts and the start graph per day, runs in progress)."""
+        with self._lock:
+            tracker = self._trackers.get(serial)
+            if tracker is None:
+                tracker = self._trackers[serial] = StartTracker(serial)
+            monitor = self._monitors.get(serial)
+            if monitor is None:
+                monitor = self._monitors[serial] = UseMonitor(self.client.link(serial))
+        live = _Live(self, serial, tracker, monitor, snap)
+        live.update(snap)
+        live.start(since_ms=self._resume_ms(serial, prev, snap))
+        with self._lock:
+            self._lives[serial] = live
+        return live
+
+    def live_ready(self, serial: str) -> bool:
+        """Whether ``serial``'s live watch is on: its log stream is open and its use probe has
+        answered once (what a status line shows; tests wait for it before acting)."""
+        with self._lock:
+            live = self._lives.get(serial)
+        return live is not None and live.ready
+
+    def _resume_ms(self, serial: str, prev: Snapshot | None, snap: Snapshot) -> int | None:
+        """Where the log stream starts: where the last run stopped reading it, or at the boot
+        when the phone rebooted since the stored snapshot; on the first look at a phone, from
+        now (``None``): its past is the baseline, not news."""
+        if prev is None:
+            return None
+        try:
+            since = self.store.log_position(serial)
+        except StoreError as exc:
+            self._problem(f"{serial}: store: {exc}")
+            since = None
+        boot = boot_ms(snap)
+        if boot is not None and prev.boot_id != snap.boot_id:
+            since = max(since or 0, boot)
+        return since
+
+    def note_own_action(self, serial: str, package: str, seconds: float = 30.0) -> None:
+        """tetherguard itself is about to start ``package`` on ``serial`` (an action, a label
+        read): the starts this causes are ours, not an autostart."""
+        with self._lock:
+            tracker = self._trackers.get(serial)
+            if tracker is None:
+                tracker = self._trackers[serial] = StartTracker(serial)
+        tracker.note_own_action(package, seconds)
+
+    def actions(self, serial: str, actor: str) -> Actions:
+        """Actions on ``serial`` on behalf of ``actor`` (``tui:alice``, ``policy:NAME``): audited
+        in this engine's store, and the app starts they cause are not counted as the app's."""
+        snap = self.store.load_snapshot(serial)
+        sdk = snap.props.sdk if snap is not None and snap.props.sdk is not None else 0
+        return Actions(
+            self.client.link(serial),
+            self.store,
+            actor=actor,
+            sdk=sdk,
+            before_start=lambda package: self.note_own_action(serial, package),
+        )
+
+    def start_counts(self, serial: str, day: str | None = None) -> dict[str, dict[str, int]]:
+        """Starts per app on ``day`` (default today): package -> verdict -> count."""
+        tracker = self._trackers.get(serial)
+        return {} if tracker is None else tracker.counts(day)
+
+    def start_graph(self, serial: str, day: str | None = None) -> list[tuple[str, str, int]]:
+        """Who started whom on ``day`` (default today): (caller, callee, count), most first."""
+        tracker = self._trackers.get(serial)
+        return [] if tracker is None else tracker.graph(day)
 
     def _start_worker(self, serial: str) -> None:
         with self._lock:
@@ -289,3 +416,109 @@ class Engine:
         for t in threads:
             t.join()
         return results
+
+
+def boot_ms(snapshot: Snapshot) -> int | None:
+    """When the phone booted (epoch ms, device clock): ``ro.runtime.firstboot``."""
+    text = snapshot.boot_id or ""
+    return int(text) if text.isdigit() and 0 < len(text) <= 16 else None
+
+
+class _Live:
+    """One device's live watchers: a :class:`UseWorker` and a :class:`StreamWorker`.
+
+    A use worker that ends on a device error is started again at the next cycle (the cycle
+    worker ends the whole watch when the device is really gone); the stream reconnects by
+    itself. Their events go through :meth:`Engine._publish` like every other.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        serial: str,
+        tracker: StartTracker,
+        monitor: UseMonitor,
+        snapshot: Snapshot,
+    ) -> None:
+        self.engine = engine
+        self.serial = serial
+        self.tracker = tracker
+        self.monitor = monitor
+        self.snapshot = snapshot
+        self.uses: UseWorker | None = None
+        self.stream: StreamWorker | None = None
+        self._reported: str | None = None
+        self._known: tuple[object, ...] | None = None
+        self._saved_ms: int | None = None
+
+    def _publish(self, event: Event) -> None:
+        self.engine._publish([event])
+
+    def _use_failed(self, exc: BaseException) -> None:
+        text = f"{self.serial}: live use watch: {exc}"
+        if text != self._reported and not self.engine._stop.is_set():
+            self._reported = text
+            log.info("%s", text)
+
+    def _new_use_worker(self) -> UseWorker:
+        return UseWorker(
+            self.monitor,
+            self._publish,
+            period=self.engine.use_period,
+            snapshots=lambda: self.snapshot,
+            on_error=self._use_failed,
+        )
+
+    def start(self, since_ms: int | None) -> None:
+        self.uses = self._new_use_worker().start()
+        link = self.engine.client.link(self.serial)
+        self.stream = StreamWorker(link, self.tracker, self._publish, since_ms=since_ms).start()
+
+    def update(self, snapshot: Snapshot) -> None:
+        """A new snapshot: what the start tracker knows, and the use worker kept alive."""
+        self.snapshot = snapshot
+        # Cycles reuse the package dump object until something is re-read: rebuild the uid
+        # map only then (a few hundred packages, every cycle, times fifty phones adds up).
+        known = (snapshot.packages, snapshot.users, snapshot.boot_id)
+        if self._known is None or any(a is not b for a, b in zip(known, self._known, strict=True)):
+            self._known = known
+            users = [u.id for u in snapshot.users] or [0]
+            packages = snapshot.packages.packages
+            self.tracker.update(
+                uid_packages=uid_packages(packages, users),
+                platform=platform_packages(packages),
+                boot_ms=boot_ms(snapshot),
+            )
+        if self.uses is not None and not self.uses.alive and not self.engine._stop.is_set():
+            self.uses = self._new_use_worker().start()
+
+    def save_position(self) -> None:
+        """Persist how far the log was read (a restart resumes there)."""
+        stream = self.stream
+        at = stream.position_ms if stream is not None else None
+        if at is None or at == self._saved_ms:
+            return
+        try:
+            self.engine.store.set_log_position(self.serial, at)
+        except StoreError as exc:
+            self.engine._problem(f"{self.serial}: store: {exc}")
+            return
+        self._saved_ms = at
+
+    @property
+    def ready(self) -> bool:
+        stream, uses = self.stream, self.uses
+        return (
+            stream is not None
+            and stream.connected.is_set()
+            and uses is not None
+            and uses.alive
+            and self.monitor.cost.ticks > 0
+        )
+
+    def stop(self) -> None:
+        if self.stream is not None:
+            self.stream.stop()
+            self.save_position()
+        if self.uses is not None:
+            self.uses.stop()

@@ -1,0 +1,153 @@
+"""Policies applied by the engine through the real adb server: enforce acts (audited, verified,
+reported back as tetherguard's), dry-run only says, drift is re-asserted and flagged, and a
+reload swaps the policy without a restart while a broken edit keeps the last good one."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from agent.adb import AdbClient
+from agent.engine import Engine
+from agent.events import Consent, Event, Severity
+from agent.policy.enforce import Enforced, Enforcer, decide
+from agent.policy.model import Act, Match, Policy, Rule
+from agent.policy.reload import PolicyWatcher
+from agent.store import Store
+from tests.support import Plug, wait_for
+
+WEIBO, CONTACTS = "com.sina.weibo", "android.permission.READ_CONTACTS"
+REVOKE = Act("revoke")
+
+
+def _policy(mode: str = "enforce", act: Act | None = REVOKE) -> Policy:
+    rule = Rule(
+        "revoke-unconsented",
+        Match(kinds=("permission_granted",), consent=(Consent.NONE,)),
+        act=act,
+        clause="MIIT II.(4).10",
+    )
+    return Policy("test", (rule,), mode=mode)  # type: ignore[arg-type]
+
+
+def test_enforce_revokes_an_unconsented_grant_and_reasserts_it_when_it_comes_back(
+    plug: Plug, client: AdbClient, tmp_path: Path
+) -> None:
+    device = plug("pixel6a-a14")
+    state = device.state
+    done: list[Enforced] = []
+    events: list[Event] = []
+    with Store.open(tmp_path / "tg.db") as store:
+        engine = Engine(client, store, interval=0.1, serials=[device.serial], live=False)
+        enforcer = Enforcer(_policy(), engine.actions, report=done.append).start()
+        engine.subscribe(events.append)
+        engine.subscribe(enforcer)
+        engine.start()
+        wait_for(lambda: store.load_snapshot(device.serial) is not None)
+        plug.host.call(lambda: state.grant(WEIBO, 0, CONTACTS))  # no flag: nobody consented
+        wait_for(lambda: len(done) == 1)
+        wait_for(lambda: any(e.kind == "permission_revoked" for e in events))
+        assert state.packages[WEIBO].users[0].permissions[CONTACTS].granted is False
+        first = done[0]
+        assert first.outcome is not None and first.outcome.status == "done"
+        assert not first.drift
+        # It comes back: revoked again, and flagged as drift.
+        plug.host.call(lambda: state.grant(WEIBO, 0, CONTACTS))
+        wait_for(lambda: len(done) == 2)
+        wait_for(lambda: sum(e.kind == "permission_revoked" for e in events) == 2)
+        time.sleep(0.3)
+        engine.stop()
+        enforcer.close()
+        audit = store.audit(serial=device.serial)
+    assert done[1].drift and done[1].outcome is not None and done[1].outcome.status == "done"
+    assert state.packages[WEIBO].users[0].permissions[CONTACTS].granted is False
+    assert [(r.actor, r.action, r.status) for r in audit] == [("policy:test", "revoke", "done")] * 2
+    grants = [e for e in events if e.kind == "permission_granted"]
+    revokes = [e for e in events if e.kind == "permission_revoked"]
+    assert [e.consent for e in grants] == [Consent.NONE, Consent.NONE]  # the findings
+    assert {e.consent for e in revokes} == {Consent.TETHERGUARD}  # ours, never findings
+    assert len(done) == 2  # our own revocations were not acted on again
+
+
+def test_dry_run_says_what_it_would_do_and_changes_nothing(
+    plug: Plug, client: AdbClient, tmp_path: Path
+) -> None:
+    device = plug("galaxy-a40-a10")
+    state = device.state
+    done: list[Enforced] = []
+    with Store.open(tmp_path / "tg.db") as store:
+        engine = Engine(client, store, interval=0.1, serials=[device.serial], live=False)
+        enforcer = Enforcer(_policy("dry-run"), engine.actions, report=done.append).start()
+        engine.subscribe(enforcer)
+        engine.start()
+        wait_for(lambda: store.load_snapshot(device.serial) is not None)
+        plug.host.call(lambda: state.grant(WEIBO, 0, CONTACTS))
+        wait_for(lambda: len(done) == 1)
+        engine.stop()
+        enforcer.close()
+        assert store.audit() == []
+    assert done[0].outcome is None
+    assert done[0].decision.describe() == (
+        f"test/revoke-unconsented [MIIT II.(4).10]: would revoke {CONTACTS} from {WEIBO} for user 0"
+    )
+    assert state.packages[WEIBO].users[0].permissions[CONTACTS].granted is True
+
+
+def _granted(consent: Consent, detail: dict[str, str]) -> Event:
+    severity = Severity.HIGH if consent is Consent.NONE else Severity.INFO
+    return Event(
+        kind="permission_granted",
+        serial="S",
+        ts=0.0,
+        consent=consent,
+        severity=severity,
+        user=0,
+        package=WEIBO,
+        detail=detail,
+    )
+
+
+def test_decide_names_what_a_rule_cannot_do() -> None:
+    [decision] = decide(_policy(), _granted(Consent.NONE, {}))  # no permission named
+    assert decision.action is None and decision.problem == "the event names no permission"
+    assert "cannot act: the event names no permission" in decision.describe()
+    assert decide(_policy(), _granted(Consent.USER, {"permission": CONTACTS})) == []
+
+
+def test_a_reload_swaps_the_policy_and_a_broken_edit_keeps_the_last_good_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("one\n")
+    loaded: list[Policy] = []
+    errors: list[str] = []
+    changed = threading.Event()
+
+    def load(p: Path) -> Policy:
+        text = p.read_text()
+        if not text.startswith("name: "):
+            raise ValueError(f"{p}:1: name: missing")
+        return Policy(text.split()[1], ())
+
+    def good(policy: Policy) -> None:
+        loaded.append(policy)
+        changed.set()
+
+    def bad(message: str) -> None:
+        errors.append(message)
+        changed.set()
+
+    with PolicyWatcher(path, load, good, bad, debounce_s=0.05):
+        for text, expect_good in (("name: first\n", True), ("garbage\n", False)):
+            changed.clear()
+            path.write_text(text)
+            assert changed.wait(10), text
+            assert (len(loaded), len(errors)) == ((1, 0) if expect_good else (1, 1))
+        changed.clear()
+        tmp = tmp_path / ".mine.yaml.swp"  # an editor's save: write aside, rename over
+        tmp.write_text("name: second\n")
+        tmp.replace(path)
+        assert changed.wait(10)
+    assert [p.name for p in loaded] == ["first", "second"]
+    assert "the previous version stays in force" in errors[0]
