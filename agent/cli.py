@@ -165,7 +165,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 try:
                     _enforce(alerting, engine, args.policy)
                 except PolicyError as exc:
-                    print(f"tetherguard: policy: {printable(str(exc))}", file=sys.stderr)
+                    for line in str(exc).splitlines():
+                        print(f"tetherguard: policy: {printable(line)}", file=sys.stderr)
                     return ExitCode.USAGE
             if alerts.enabled:  # deferred: apprise loads only when alerts are on
                 from agent.alerts import Alerter
@@ -204,8 +205,7 @@ def _enforce(stack: contextlib.ExitStack, engine: Any, name: str) -> None:
     stack.callback(enforcer.close)
     engine.subscribe(enforcer)
     print(
-        f"tetherguard: policy {printable(policy.name)} ({len(policy.rules)} rules, "
-        f"{policy.mode})",
+        f"tetherguard: policy {printable(policy.name)} ({len(policy.rules)} rules, {policy.mode})",
         file=sys.stderr,
     )
 
@@ -453,9 +453,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", type=Path, help="the database (default: in the data directory)")
     p.set_defaults(func=cmd_baseline)
 
-    from agent.cli_actions import add_parsers
+    from agent import cli_actions, cli_policy
 
-    add_parsers(sub)
+    cli_actions.add_parsers(sub)
+    cli_policy.add_parsers(sub)
 
     p = sub.add_parser("connect", help="attach a Wi-Fi/TCP device (adb connect HOST:PORT)")
     p.add_argument("address")

@@ -16,6 +16,7 @@ import pytest
 from agent.collect import Collector
 from agent.detect import Detector
 from agent.events import Event
+from agent.policy.trial import replay
 from agent.sim.device import SimDevice
 from agent.sim.profiles import PROFILES, build_state
 from agent.sim.scenario import Scenario, Step, apply_step, list_scenarios
@@ -41,9 +42,9 @@ def play(scenario: Scenario, profile: str) -> list[Event]:
     for at, step in timeline:
         apply_step(state, step)
         if step.action == "use":  # a use ends before the next look; live use is not diffed
-            from agent.sim.scenario import _stop_use
+            from agent.sim.scenario import stop_use
 
-            _stop_use(
+            stop_use(
                 state,
                 str(step.args["package"]),
                 int(step.args.get("user", 0)),
@@ -73,3 +74,11 @@ def test_scenario_reports_exactly_what_it_expects(scenario: Scenario, profile: s
     # Live kinds (uses, starts) come from probes and the log stream, not from snapshot diffs:
     # tests/test_watch.py checks them through adb.
     check(scenario, play(scenario, profile), skip=LIVE_KINDS)
+
+
+@pytest.mark.parametrize(("scenario", "profile"), CASES, ids=[f"{s.name}-{p}" for s, p in CASES])
+def test_the_policy_replay_reports_every_kind_each_scenario_expects(
+    scenario: Scenario, profile: str
+) -> None:
+    # `policy test` replays a scenario in-process with every watcher, live ones included.
+    check(scenario, replay(scenario, profile))

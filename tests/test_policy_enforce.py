@@ -4,18 +4,25 @@ reload swaps the policy without a restart while a broken edit keeps the last goo
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from agent.adb import AdbClient
 from agent.engine import Engine
 from agent.events import Consent, Event, Severity
 from agent.policy.enforce import Enforced, Enforcer, decide
+from agent.policy.load import load_policy, resolve_policy
 from agent.policy.model import Act, Match, Policy, Rule
 from agent.policy.reload import PolicyWatcher
+from agent.policy.trial import try_policy
+from agent.sim.scenario import list_scenarios, load_scenario
 from agent.store import Store
-from tests.support import Plug, wait_for
+from tests.support import Plug, run_cli, wait_for
 
 WEIBO, CONTACTS = "com.sina.weibo", "android.permission.READ_CONTACTS"
 REVOKE = Act("revoke")
@@ -151,3 +158,59 @@ def test_a_reload_swaps_the_policy_and_a_broken_edit_keeps_the_last_good_one(
         assert changed.wait(10)
     assert [p.name for p in loaded] == ["first", "second"]
     assert "the previous version stays in force" in errors[0]
+
+
+def _acts(pack: str, scenario: str, profile: str = "pixel8-a15") -> set[tuple[str, str, str]]:
+    policy = load_policy(resolve_policy(pack))
+    return {
+        (d.action.kind, d.action.package, d.action.permission or d.action.op or "")
+        for trial in try_policy(policy, load_scenario(scenario), profile)
+        for d in trial.decisions
+        if d.action is not None
+    }
+
+
+@pytest.mark.parametrize("profile", ["galaxy-a40-a10", "pixel8-a15"])
+def test_enterprise_strict_acts_on_what_each_scenario_calls_for(profile: str) -> None:
+    expected = {
+        "grant-without-consent": {("revoke", WEIBO, CONTACTS)},
+        "background-mic": {("appop", "com.tencent.mm", "RECORD_AUDIO")},
+        "silent-install": {("disable", "com.sim.luckygame", "")},
+        "associated-start": {("restrict", "com.eg.android.AlipayGphone", "")},
+        "normal-day": set(),  # the owner's own doings are left alone
+        "camera-use": set(),  # a foreground use is not acted on
+    }
+    for scenario, acts in expected.items():
+        assert _acts("enterprise-strict", scenario, profile) == acts, scenario
+
+
+@pytest.mark.parametrize("pack", ["consumer-default", "research-observe", "cn-miit-2023"])
+def test_packs_that_only_watch_never_act_and_every_decision_names_its_rule(pack: str) -> None:
+    policy = load_policy(resolve_policy(pack))
+    for scenario in list_scenarios():
+        for trial in try_policy(policy, scenario):
+            for decision in trial.decisions:
+                assert decision.rule.name and decision.describe().startswith(f"{pack}/")
+                if policy.mode == "enforce":
+                    assert decision.action is None, (scenario.name, decision.describe())
+    if pack == "cn-miit-2023":
+        assert all(rule.clause for rule in policy.rules)
+
+
+def test_policy_test_cli_prints_what_would_happen(tmp_path: Path) -> None:
+    env = {**os.environ, "TETHERGUARD_HOME": str(tmp_path)}
+    done = run_cli(
+        "policy", "test", "enterprise-strict", "--scenario", "grant-without-consent", env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"revoke {CONTACTS} from {WEIBO} for user 0" in done.stdout
+    assert done.stdout.splitlines()[-1] == "1 action(s), 1 alert(s)"
+    as_json = run_cli(
+        "policy", "test", "enterprise-strict", "--scenario", "silent-install", "--json", env=env
+    )
+    rows = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert [(r["rule"], r["action"], r["clause"]) for r in rows] == [
+        ("disable-silent-installs", "disable", "MIIT I.1")
+    ]
+    bad = run_cli("policy", "test", "no-such-pack", "--scenario", "silent-install", env=env)
+    assert bad.returncode == 2 and "shipped packs: " in bad.stderr

@@ -24,7 +24,7 @@ from agent.model import (
 from agent.sim.device import SimDevice
 from agent.sim.host import SimHost
 from agent.sim.profiles import PROFILES, build_state
-from agent.sim.scenario import _start_use, _stop_use, apply_step, load_scenario, run_scenario
+from agent.sim.scenario import apply_step, load_scenario, run_scenario, start_use, stop_use
 from agent.snapshot import Snapshot
 from agent.uses import UseMonitor, UseWorker, foreground_of, permission_consent
 from tests.locallink import LocalLink
@@ -55,8 +55,8 @@ def test_mic_and_camera_start_and_stop_with_foreground_flags(profile: str) -> No
     device, link = _phone(profile)
     monitor = _monitor(link)
     assert monitor.tick() == []  # nothing runs: the first look reports nothing
-    _start_use(device.state, "com.tencent.mm", 0, "RECORD_AUDIO", {"state": "bg"})
-    _start_use(device.state, "com.eg.android.AlipayGphone", 0, "CAMERA", {"state": "top"})
+    start_use(device.state, "com.tencent.mm", 0, "RECORD_AUDIO", {"state": "bg"})
+    start_use(device.state, "com.eg.android.AlipayGphone", 0, "CAMERA", {"state": "top"})
     started = monitor.tick()
     assert _brief(started) == [
         ("sensitive_use_started", "com.tencent.mm", "RECORD_AUDIO", False),
@@ -76,13 +76,13 @@ def test_mic_and_camera_start_and_stop_with_foreground_flags(profile: str) -> No
     assert mic.detail["uid_state"] == "bg" and camera.detail["uid_state"] == "top"
     assert monitor.tick() == []  # still running: nothing new
     time.sleep(0.25)
-    _stop_use(device.state, "com.tencent.mm", 0, "RECORD_AUDIO")
+    stop_use(device.state, "com.tencent.mm", 0, "RECORD_AUDIO")
     stopped = monitor.tick()
     assert _brief(stopped) == [("sensitive_use_stopped", "com.tencent.mm", "RECORD_AUDIO", False)]
     # The phone's own recorded duration of the finished access.
     assert 0.2 <= stopped[0].detail["duration_s"] < 5
     assert stopped[0].severity is Severity.HIGH
-    _stop_use(device.state, "com.eg.android.AlipayGphone", 0, "CAMERA")
+    stop_use(device.state, "com.eg.android.AlipayGphone", 0, "CAMERA")
     stopped = monitor.tick()
     assert _brief(stopped) == [
         ("sensitive_use_stopped", "com.eg.android.AlipayGphone", "CAMERA", True)
@@ -109,7 +109,7 @@ def test_a_running_use_refreshes_but_stays_small() -> None:
     device, link = _phone()
     monitor = _monitor(link)
     monitor.tick()
-    _start_use(device.state, "com.tencent.mm", 0, "RECORD_AUDIO", {"state": "bg"})
+    start_use(device.state, "com.tencent.mm", 0, "RECORD_AUDIO", {"state": "bg"})
     monitor.tick()
     monitor.tick()
     assert monitor.cost.last_bytes < 4096  # the mic's filtered structure, not a full dump
@@ -118,8 +118,8 @@ def test_a_running_use_refreshes_but_stays_small() -> None:
 @pytest.mark.parametrize("profile", RELEASES)
 def test_use_running_before_the_first_tick_is_reported_at_it(profile: str) -> None:
     device, link = _phone(profile)
-    _start_use(device.state, "com.tencent.mm", 0, "RECORD_AUDIO", {"state": "fgsvc"})
-    _start_use(device.state, "com.taobao.taobao", 0, "FINE_LOCATION", {"state": "bg"})
+    start_use(device.state, "com.tencent.mm", 0, "RECORD_AUDIO", {"state": "fgsvc"})
+    start_use(device.state, "com.taobao.taobao", 0, "FINE_LOCATION", {"state": "bg"})
     device.state.op("com.tencent.mm", 0, "RECORD_AUDIO").running_since_ms -= 30_000
     events = _monitor(link).tick()
     by_op = {e.detail["op"]: e for e in events}
@@ -166,7 +166,7 @@ def test_a_foreground_use_going_on_in_the_background_is_reported() -> None:
     device, link = _phone()
     monitor = _monitor(link)
     monitor.tick()
-    _start_use(device.state, "com.tencent.mm", 0, "RECORD_AUDIO", {"state": "top"})
+    start_use(device.state, "com.tencent.mm", 0, "RECORD_AUDIO", {"state": "top"})
     (first,) = monitor.tick()
     assert first.detail["foreground"] is True and first.severity is Severity.MEDIUM
     uid = device.state.packages["com.tencent.mm"].uid(0)
@@ -176,7 +176,7 @@ def test_a_foreground_use_going_on_in_the_background_is_reported() -> None:
     assert moved.detail["went_background"] is True
     assert moved.detail["foreground"] is False and moved.severity is Severity.HIGH
     assert monitor.tick() == []  # once per run
-    _stop_use(device.state, "com.tencent.mm", 0, "RECORD_AUDIO")
+    stop_use(device.state, "com.tencent.mm", 0, "RECORD_AUDIO")
     (stopped,) = monitor.tick()
     assert stopped.detail["background_seen"] is True and stopped.severity is Severity.HIGH
 
@@ -184,7 +184,7 @@ def test_a_foreground_use_going_on_in_the_background_is_reported() -> None:
 def test_a_restart_between_two_probes_is_a_stop_and_a_start() -> None:
     device, link = _phone()
     monitor = _monitor(link)
-    _start_use(device.state, "com.tencent.mm", 0, "RECORD_AUDIO", {"state": "top"})
+    start_use(device.state, "com.tencent.mm", 0, "RECORD_AUDIO", {"state": "top"})
     entry = device.state.op("com.tencent.mm", 0, "RECORD_AUDIO")
     entry.running_since_ms -= 10_000
     monitor.tick()
@@ -200,7 +200,7 @@ def test_noted_clipboard_and_contacts_reads(profile: str) -> None:
     device, link = _phone(profile)
     monitor = _monitor(link)
     assert monitor.tick() == []  # the first fetch is the baseline: history is not news
-    _start_use(device.state, "com.ss.android.ugc.aweme", 0, "READ_CLIPBOARD", {"state": "bg"})
+    start_use(device.state, "com.ss.android.ugc.aweme", 0, "READ_CLIPBOARD", {"state": "bg"})
     (clip,) = monitor.tick()
     assert _brief([clip]) == [
         ("sensitive_use_started", "com.ss.android.ugc.aweme", "READ_CLIPBOARD", False)
@@ -208,7 +208,7 @@ def test_noted_clipboard_and_contacts_reads(profile: str) -> None:
     assert clip.detail["noted"] is True and clip.severity is Severity.HIGH
     assert clip.detail["permission_consent"] == "unknown"  # the clipboard has no permission
     assert monitor.tick() == []  # the same access is not news twice
-    _start_use(
+    start_use(
         device.state,
         "com.whatsapp",
         0,
@@ -221,7 +221,7 @@ def test_noted_clipboard_and_contacts_reads(profile: str) -> None:
     if PROFILES[profile].build.sdk >= 29:  # P prints no proxy
         assert contacts.detail["proxy"]["package"] == "com.android.providers.contacts"
     time.sleep(0.01)  # a later millisecond: a new access time
-    _start_use(device.state, "com.whatsapp", 0, "READ_CONTACTS", {"state": "fgsvc"})
+    start_use(device.state, "com.whatsapp", 0, "READ_CONTACTS", {"state": "fgsvc"})
     assert len(monitor.tick()) == 1  # every new access (noted_hold=0)
     assert monitor.warnings == []
 
@@ -231,10 +231,10 @@ def test_repeated_noted_reads_are_held() -> None:
     monitor = _monitor(link, noted_hold=60.0)
     monitor.tick()
     for _ in range(3):
-        _start_use(device.state, "com.whatsapp", 0, "READ_CONTACTS", {"state": "top"})
+        start_use(device.state, "com.whatsapp", 0, "READ_CONTACTS", {"state": "top"})
         monitor.tick()
         time.sleep(0.01)
-    _start_use(device.state, "com.whatsapp", 0, "READ_CONTACTS", {"state": "bg"})
+    start_use(device.state, "com.whatsapp", 0, "READ_CONTACTS", {"state": "bg"})
     events = monitor.tick()
     # One for the foreground reads; a background read is news again despite the hold.
     assert [e.detail["foreground"] for e in events] == [False]
@@ -244,7 +244,7 @@ def test_slow_ops_are_probed_every_slow_every_ticks() -> None:
     device, link = _phone()
     monitor = UseMonitor(link, slow_every=4, noted_hold=0)
     monitor.tick()
-    _start_use(device.state, "com.ss.android.ugc.aweme", 0, "READ_CLIPBOARD", {"state": "bg"})
+    start_use(device.state, "com.ss.android.ugc.aweme", 0, "READ_CLIPBOARD", {"state": "bg"})
     assert [monitor.tick() for _ in range(3)] == [[], [], []]
     assert "READ_CLIPBOARD" not in link.commands[-1]
     (clip,) = monitor.tick()
@@ -344,7 +344,7 @@ def test_events_carry_the_consent_of_the_latest_snapshot() -> None:
     device.state.grant("com.tencent.mm", 0, P + "RECORD_AUDIO", ["USER_SET"])
     monitor = _monitor(link)
     monitor.tick(Collector(link).full())
-    _start_use(device.state, "com.tencent.mm", 0, "RECORD_AUDIO", {"state": "bg"})
+    start_use(device.state, "com.tencent.mm", 0, "RECORD_AUDIO", {"state": "bg"})
     (event,) = monitor.tick()  # no snapshot this time: the latest one given counts
     assert event.detail["permission_consent"] == "user"
     assert event.detail["permission"] == P + "RECORD_AUDIO"
@@ -418,7 +418,7 @@ def test_worker_publishes_and_stops_from_any_thread() -> None:
 
     worker = UseWorker(Counting(link), got.append, period=0.05).start()
     assert ticked.wait(10)
-    _start_use(device.state, "com.tencent.mm", 0, "RECORD_AUDIO", {"state": "bg"})
+    start_use(device.state, "com.tencent.mm", 0, "RECORD_AUDIO", {"state": "bg"})
     deadline = time.monotonic() + 10
     while not got and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -445,7 +445,7 @@ def test_worker_ends_cleanly_on_a_device_error() -> None:
 
 def test_worker_can_stop_itself_from_its_callback() -> None:
     device, link = _phone()
-    _start_use(device.state, "com.tencent.mm", 0, "RECORD_AUDIO", {"state": "bg"})
+    start_use(device.state, "com.tencent.mm", 0, "RECORD_AUDIO", {"state": "bg"})
     got: list[Event] = []
     worker: UseWorker
 
@@ -538,8 +538,8 @@ def test_a_location_request_is_one_use_however_many_ops_show_it(profile: str) ->
     state = device.state
     monitor = _monitor(link)
     assert monitor.tick() == []
-    _start_use(state, "com.taobao.taobao", 0, "RECORD_AUDIO", {"state": "fgsvc"})
-    _stop_use(state, "com.taobao.taobao", 0, "RECORD_AUDIO")  # the app is running now
+    start_use(state, "com.taobao.taobao", 0, "RECORD_AUDIO", {"state": "fgsvc"})
+    stop_use(state, "com.taobao.taobao", 0, "RECORD_AUDIO")  # the app is running now
     monitor.tick()
     state.start_op("com.taobao.taobao", 0, "MONITOR_LOCATION", state="fgsvc")
     state.note_op("com.taobao.taobao", 0, "FINE_LOCATION", state="fgsvc", flags="s")

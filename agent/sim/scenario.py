@@ -391,7 +391,7 @@ def apply_step(state: DeviceState, step: Step) -> None:
         else:
             state.op(name, user, str(a["op"])).mode = a["mode"]
     elif act == "use":
-        _start_use(state, name, user, str(a["op"]), a)
+        start_use(state, name, user, str(a["op"]), a)
     elif act == "start" and a.get("reason", "activity") == "activity":
         # Activity starts leave the START line (with the caller's uid) in the system log.
         start_activity(
@@ -450,7 +450,7 @@ def _uid_state(value: object) -> UidState:
     return _UID_STATES[str(value)]
 
 
-def _start_use(state: DeviceState, name: str, user: int, op: str, a: Mapping[str, Any]) -> None:
+def start_use(state: DeviceState, name: str, user: int, op: str, a: Mapping[str, Any]) -> None:
     pkg = state.packages[name]
     uid_state = _uid_state(a.get("state", "top"))
     uid = pkg.uid(user)
@@ -489,7 +489,7 @@ def _start_use(state: DeviceState, name: str, user: int, op: str, a: Mapping[str
             state.start_op(name, user, "MONITOR_HIGH_POWER_LOCATION", state=uid_state)
 
 
-def _stop_use(state: DeviceState, name: str, user: int, op: str) -> None:
+def stop_use(state: DeviceState, name: str, user: int, op: str) -> None:
     pkg = state.packages.get(name)
     if pkg is None:
         return
@@ -537,7 +537,7 @@ _TIMED_OPS = frozenset(
 
 async def _finish_later(state: DeviceState, step: Step, delay: float) -> None:
     await asyncio.sleep(delay)
-    _stop_use(state, str(step.args["package"]), int(step.args.get("user", 0)), str(step.args["op"]))
+    stop_use(state, str(step.args["package"]), int(step.args.get("user", 0)), str(step.args["op"]))
 
 
 def expectations_text(scenarios: Sequence[Scenario]) -> str:

@@ -30,7 +30,7 @@ from agent.adb.server import PrivateAdbServer
 from agent.events import Event
 from agent.parsers.appops import parse_dumpsys_appops
 from agent.sim.device import SimDevice
-from agent.sim.scenario import Step, _stop_use, apply_step
+from agent.sim.scenario import Step, apply_step, stop_use
 from agent.simfleet import SimFleet
 from agent.snapshot import Snapshot
 from agent.uses import UseMonitor, UseWorker
@@ -154,7 +154,7 @@ def main() -> int:
             for item in [r for r in running if r[0] <= now]:
                 running.remove(item)
                 _, device, package, op = item
-                fleet.host.call(lambda d=device, p=package, o=op: _stop_use(d.state, p, 0, o))
+                fleet.host.call(lambda d=device, p=package, o=op: stop_use(d.state, p, 0, o))
                 made[(device.serial, package, op, "sensitive_use_stopped")] = time.time()
             device = rng.choice(fleet.devices)
             candidates = [
@@ -174,7 +174,7 @@ def main() -> int:
             running.append((now + rng.uniform(1.0, 3.0), device, package, op))
         for _, device, package, op in running:
             time.sleep(0.05)
-            fleet.host.call(lambda d=device, p=package, o=op: _stop_use(d.state, p, 0, o))
+            fleet.host.call(lambda d=device, p=package, o=op: stop_use(d.state, p, 0, o))
             made[(device.serial, package, op, "sensitive_use_stopped")] = time.time()
         settle = time.monotonic() + 5
         while time.monotonic() < settle and not made.keys() <= record.seen.keys():
