@@ -62,10 +62,20 @@ def add_parsers(sub: Any) -> None:
     for verb, text in _SIMPLE.items():
         p = sub.add_parser(verb, help=text)
         p.add_argument("package")
+        if verb == "uninstall":
+            p.add_argument(
+                "--full",
+                action="store_true",
+                help="remove it for every user with its data (user apps; cannot be undone)",
+            )
         common(p)
     p = sub.add_parser("undo", help="put back what an action changed (its id: tetherguard audit)")
     p.add_argument("action_id", type=int)
     common(p)
+    p = sub.add_parser("capabilities", help="which actions work on a phone (vendor blocks ...)")
+    p.add_argument("--serial", help="the phone (needed when several are attached)")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(func=cmd_capabilities)
     p = sub.add_parser("audit", help="list the actions taken, newest last")
     p.add_argument("--serial", help="only this phone")
     p.add_argument("--since", type=float, help="only the last this many hours")
@@ -101,6 +111,7 @@ def _action(args: argparse.Namespace) -> Action:
         permission=getattr(args, "permission", None),
         op=getattr(args, "op", None),
         mode=getattr(args, "mode", None),
+        keep_data=not getattr(args, "full", False),
     )
 
 
@@ -229,4 +240,24 @@ def cmd_audit(args: argparse.Namespace) -> int:
             f"{r.id:>5} {stamp} {printable(r.serial)} u{r.user} {r.action:<12} "
             f"{r.status:<7} {what}  by {printable(r.actor)}"
         )
+    return 0
+
+
+def cmd_capabilities(args: argparse.Namespace) -> int:
+    picked = _pick_device(AdbClient(), args.serial)
+    if isinstance(picked, str):
+        print(f"tetherguard: {picked}", file=sys.stderr)
+        return 3
+    link, sdk = picked
+    caps = Actions(link, None, actor="cli", sdk=sdk).capabilities()
+    if args.json:
+        doc = {
+            k.replace("_", "-"): {"available": c.available, "note": c.note} for k, c in caps.items()
+        }
+        print(json.dumps({"serial": link.serial, "sdk": sdk, "actions": doc}))
+        return 0
+    for kind, cap in caps.items():
+        mark = "yes" if cap.available else "no "
+        note = f"  ({printable(cap.note)})" if cap.note else ""
+        print(f"{mark} {kind.replace('_', '-')}{note}")
     return 0

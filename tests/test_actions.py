@@ -22,6 +22,7 @@ from tests.support import Plug, run_cli
 
 RELEASES = sorted(PROFILES, key=lambda p: PROFILES[p].build.sdk)
 MM, MIC = "com.tencent.mm", "android.permission.RECORD_AUDIO"
+WEIBO = "com.sina.weibo"
 
 
 def _actions(client: AdbClient, device: SimDevice, store: Store | None) -> Actions:
@@ -212,3 +213,60 @@ def test_the_cli_asks_acts_lists_and_undoes(
     assert _granted(device, MM, MIC) is True
     table = run_cli("audit", env=env).stdout.splitlines()
     assert [line.split()[5:7] for line in table] == [["revoke", "undone"], ["grant", "done"]]
+
+
+@pytest.mark.parametrize(
+    ("profile", "blocked"),
+    [("redmi-note11-a13", True), ("fire-hd10-a9", False), ("pixel8-a15", False)],
+)
+def test_the_capability_probe_says_what_will_work_and_changes_nothing(
+    profile: str, blocked: bool, plug: Plug, client: AdbClient
+) -> None:
+    device = plug(profile)
+    device.state.oem.blocks_permission_changes = blocked  # MIUI's setting off, or on
+    before = device.state.op("com.android.shell", 0, "RUN_ANY_IN_BACKGROUND").mode
+    caps = _actions(client, device, None).capabilities()
+    assert device.state.op("com.android.shell", 0, "RUN_ANY_IN_BACKGROUND").mode == before
+    for kind in ("revoke", "grant", "appop", "restrict"):
+        assert caps[kind].available is not blocked, kind
+    if blocked:
+        assert caps["revoke"].note and "USB debugging (Security settings)" in caps["revoke"].note
+    elif device.state.build.sdk < 30:
+        assert caps["restrict"].note and "'rare'" in caps["restrict"].note
+    assert all(caps[k].available for k in ("disable", "uninstall", "restore", "force_stop"))
+
+
+def test_restore_grants_back_what_was_revoked_and_a_full_uninstall_is_final(
+    plug: Plug, client: AdbClient, tmp_path: Path
+) -> None:
+    device = plug("pixel6a-a14")
+    state = device.state
+    with Store.open(tmp_path / "tg.db") as store:
+        actions = _actions(client, device, store)
+        _done(actions.run(Action("revoke", MM, permission=MIC)))
+        _done(actions.run(Action("uninstall", MM)))
+        restored = _done(actions.run(Action("restore", MM)))
+        assert f"{MIC} granted back" in restored.message
+        assert state.packages[MM].users[0].installed and _granted(device, MM, MIC) is True
+        system = actions.run(Action("uninstall", "com.android.camera2", keep_data=False))
+        assert system.status == "refused" and "system app" in system.message
+        gone = _done(actions.run(Action("uninstall", WEIBO, keep_data=False)))
+        assert WEIBO not in state.packages or not any(
+            u.installed for u in state.packages[WEIBO].users.values()
+        )
+        assert gone.audit_id is not None
+        with pytest.raises(ActionError, match="reinstall it from its store"):
+            actions.undo(gone.audit_id)
+
+
+def test_capabilities_cli(plug: Plug, adb_server: AdbServer, tmp_path: Path) -> None:
+    device = plug("redmi-note11-a13")
+    device.state.oem.blocks_permission_changes = True
+    env = dict(adb_server.env, TETHERGUARD_HOME=str(tmp_path))
+    shown = run_cli("capabilities", "--serial", device.serial, "--json", env=env)
+    assert shown.returncode == 0, shown.stderr
+    doc = json.loads(shown.stdout)
+    assert doc["actions"]["revoke"]["available"] is False
+    assert doc["actions"]["disable"]["available"] is True
+    table = run_cli("capabilities", "--serial", device.serial, env=env).stdout.splitlines()
+    assert any(line.startswith("no  revoke") for line in table)

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -22,6 +25,7 @@ from agent.policy.reload import PolicyWatcher
 from agent.policy.trial import try_policy
 from agent.sim.scenario import list_scenarios, load_scenario
 from agent.store import Store
+from tests.adbserver import AdbServer
 from tests.support import Plug, run_cli, wait_for
 
 WEIBO, CONTACTS = "com.sina.weibo", "android.permission.READ_CONTACTS"
@@ -214,3 +218,65 @@ def test_policy_test_cli_prints_what_would_happen(tmp_path: Path) -> None:
     ]
     bad = run_cli("policy", "test", "no-such-pack", "--scenario", "silent-install", env=env)
     assert bad.returncode == 2 and "shipped packs: " in bad.stderr
+
+
+ENFORCING = """\
+name: mine
+mode: {mode}
+rules:
+  - name: revoke-unconsented
+    when: {{kind: [permission_granted], consent: [none]}}
+    act: revoke
+"""
+
+
+def test_watch_policy_enforces_and_reloads_live(
+    plug: Plug, adb_server: AdbServer, tmp_path: Path
+) -> None:
+    device = plug("pixel8-a15")
+    state = device.state
+    policy = tmp_path / "mine.yaml"
+    policy.write_text(ENFORCING.format(mode="enforce"))
+    env = dict(adb_server.env, TETHERGUARD_HOME=str(tmp_path))
+    db = tmp_path / "data" / "tetherguard.db"
+    err = (tmp_path / "stderr.txt").open("w")
+    argv = ["watch", "--jsonl", "--no-live", "--interval", "0.2", "--policy", str(policy)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", *argv, "--serial", device.serial],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=err,
+        text=True,
+    )
+
+    def stderr() -> str:
+        return (tmp_path / "stderr.txt").read_text()
+
+    try:
+        wait_for(lambda: "policy mine (1 rules, enforce)" in stderr())
+        wait_for(lambda: db.exists())
+        with Store.open(db) as store:
+            wait_for(lambda: store.load_snapshot(device.serial) is not None)
+        plug.host.call(lambda: state.grant(WEIBO, 0, CONTACTS))
+        wait_for(lambda: "done: revoke" in stderr())
+        wait_for(lambda: not state.packages[WEIBO].users[0].permissions[CONTACTS].granted)
+        policy.write_text("name: mine\nrules: [\n")  # a broken save
+        wait_for(lambda: "the previous version stays in force" in stderr())
+        policy.write_text(ENFORCING.format(mode="dry-run"))
+        wait_for(lambda: "policy reloaded: mine (1 rules, dry-run)" in stderr())
+        phone = "android.permission.READ_PHONE_STATE"
+        plug.host.call(lambda: state.grant("com.tencent.mm", 0, phone))
+        wait_for(lambda: "would revoke android.permission.READ_PHONE_STATE" in stderr())
+        time.sleep(0.5)
+        assert state.packages["com.tencent.mm"].users[0].permissions[phone].granted
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        err.close()
+    events = [json.loads(line) for line in out.splitlines()]
+    kinds = [(e["kind"], e["package"], e["consent"]) for e in events]
+    assert ("permission_revoked", WEIBO, "tetherguard") in kinds
+    assert ("permission_granted", "com.tencent.mm", "none") in kinds
+    assert not any(k[0] == "permission_revoked" and k[1] == "com.tencent.mm" for k in kinds)

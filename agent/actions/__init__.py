@@ -2,7 +2,7 @@
 audit log before they run, verified by reading the phone back, and reversible
 (:meth:`Actions.undo`). See :mod:`agent.actions.core`."""
 
-from agent.actions.core import KINDS, Action, ActionError, Actions, Outcome
+from agent.actions.core import KINDS, Action, ActionError, Actions, Capability, Outcome
 from agent.actions.messages import Refusal, explain
 from agent.actions.protected import PROTECTED, protection
 
@@ -12,6 +12,7 @@ __all__ = [
     "Action",
     "ActionError",
     "Actions",
+    "Capability",
     "Outcome",
     "Refusal",
     "explain",

@@ -81,6 +81,9 @@ class Action:
     """``appop``: allow, ignore, deny, default, foreground."""
     component: str | None = None
     """``remove_admin``: the admin receiver (``pkg/.Receiver``); found on the phone if None."""
+    keep_data: bool = True
+    """``uninstall``: for this user only, keeping the app's data (undo: restore). False
+    removes the app for every user with its data - user apps only, and not reversible."""
 
     def describe(self) -> str:
         what = {
@@ -92,7 +95,9 @@ class Action:
             "force_stop": "force-stop",
             "disable": "disable",
             "enable": "enable",
-            "uninstall": "uninstall (keeping its data)",
+            "uninstall": "uninstall (keeping its data)"
+            if self.keep_data
+            else "uninstall for every user, deleting its data,",
             "restore": "restore",
             "remove_admin": "remove the device admin of",
         }[self.kind]
@@ -118,6 +123,14 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.status in ("done", "dry-run")
+
+
+@dataclass(frozen=True)
+class Capability:
+    """Whether an action can work on this phone, and what to know about it."""
+
+    available: bool
+    note: str | None = None
 
 
 class ActionError(Exception):
@@ -241,6 +254,8 @@ class Actions:
                 plan.before,
                 after,
             )
+        if action.kind == "restore":
+            plan.notes += self._regrant(action)
         self._finish(audit_id, "done", {"verified": True, "after": after, "notes": plan.notes})
         done = f"done: {shown}" + (f" ({'; '.join(plan.notes)})" if plan.notes else "")
         return Outcome(action, "done", done, None, audit_id, commands, plan.before, after)
@@ -269,6 +284,56 @@ class Actions:
             except StoreError as exc:
                 log.warning("could not mark action %d undone: %s", audit_id, exc)
         return outcome
+
+    def _regrant(self, action: Action) -> list[str]:
+        """After a restore: grant back what tetherguard revoked from the app (audit log)."""
+        if self.store is None:
+            return []
+        notes = []
+        for record in self.store.audit(serial=self.link.serial):
+            target = record.target if isinstance(record.target, dict) else {}
+            if (
+                record.action != "revoke"
+                or record.status != "done"
+                or record.user != action.user
+                or target.get("package") != action.package
+            ):
+                continue
+            try:
+                outcome = self.undo(record.id)
+            except ActionError as exc:
+                notes.append(f"{target.get('permission')} not granted back: {exc}")
+                continue
+            if outcome.status == "done":
+                notes.append(f"{target.get('permission')} granted back")
+            else:
+                notes.append(f"{target.get('permission')} not granted back: {outcome.message}")
+        return notes
+
+    def capabilities(self) -> dict[str, Capability]:
+        """Which actions work on this phone (for a UI to offer only those).
+
+        The vendor block (MIUI/HyperOS without "USB debugging (Security settings)", ColorOS and
+        OxygenOS with permission monitoring) is probed with a change that changes nothing: the
+        shell's own background-run app op set to the mode it already has. The same permission
+        check guards grants, revocations and app-op changes, so one probe answers for all.
+        """
+        op = AppOp("RUN_ANY_IN_BACKGROUND")
+        shell = Package("com.android.shell")
+        current = self._mode("com.android.shell", 0, op) or "default"
+        probe = self._sh(["appops", "set", "--user", UserId(0), shell, op, current])
+        blocked = explain(probe.stdout + probe.stderr) if _failed(probe) else None
+        caps = {kind: Capability(True) for kind in KINDS}
+        if blocked is not None:
+            for kind in ("revoke", "grant", "appop", "restrict", "unrestrict"):
+                caps[kind] = Capability(False, blocked.hint or blocked.reason)
+        elif self.sdk < _RESTRICTED_BUCKET_SDK:
+            note = "background running stopped; standby bucket 'rare' (no 'restricted' before 11)"
+            caps["restrict"] = Capability(True, note)
+        caps["remove_admin"] = Capability(
+            True, "Android lets adb remove test admins only; others are deactivated on the phone"
+        )
+        return caps
 
     def launchers(self) -> tuple[str, ...]:
         """The home app in use (asked once): without it there is no home screen."""
@@ -350,6 +415,11 @@ class Actions:
             return Refusal(
                 f"{action.package} is not installed for user {action.user}",
                 "`tetherguard restore` puts it back" if action.kind == "uninstall" else None,
+            )
+        if action.kind == "uninstall" and not action.keep_data and pkg.system:
+            return Refusal(
+                "a system app cannot be removed from the phone",
+                "uninstall it for the user (the default: keeps its data) or disable it",
             )
         if action.kind == "restore" and state.installed and state.enabled in (0, 1):
             return Refusal(f"{action.package} is installed and enabled for user {action.user}")
@@ -481,9 +551,14 @@ class Actions:
                 gone = not self._installed(name, user)
                 return gone, {"installed": not gone}
 
+            argv = ["pm", "uninstall", "-k", "--user", u, p] if action.keep_data else None
             return _Plan(
-                [["pm", "uninstall", "-k", "--user", u, p]],
-                {"installed": True, "system": bool(pkg and pkg.system)},
+                [argv or ["pm", "uninstall", p]],
+                {
+                    "installed": True,
+                    "system": bool(pkg and pkg.system),
+                    "kept_data": action.keep_data,
+                },
                 [["package_removed", None], ["package_hidden", None]],
                 verify_gone,
             )
@@ -625,5 +700,9 @@ def _inverse(kind: str, target: Mapping[str, Any], user: int) -> Action:
     if kind == "enable":
         return Action("disable", package, user)
     if kind == "uninstall":
+        if before.get("kept_data") is False:
+            raise ActionError(
+                "that uninstall deleted the app and its data: reinstall it from its store"
+            )
         return Action("restore", package, user)
     raise ActionError(f"a {kind} cannot be undone from here")
