@@ -163,7 +163,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 from agent.policy.load import PolicyError
 
                 try:
-                    _enforce(alerting, engine, args.policy)
+                    _enforce(alerting, engine, args.policy, config.devices.labels_of)
                 except PolicyError as exc:
                     for line in str(exc).splitlines():
                         print(f"tetherguard: policy: {printable(line)}", file=sys.stderr)
@@ -182,7 +182,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return ExitCode.FINDINGS if found_findings else ExitCode.OK
 
 
-def _enforce(stack: contextlib.ExitStack, engine: Any, name: str) -> None:
+def _enforce(
+    stack: contextlib.ExitStack, engine: Any, name: str, labels_of: Callable[[str], Any]
+) -> None:
     """``watch --policy``: apply a policy to the events, and reload it when its file changes."""
     from agent.policy.enforce import Enforced, Enforcer
     from agent.policy.load import load_policy, resolve_policy
@@ -201,7 +203,7 @@ def _enforce(stack: contextlib.ExitStack, engine: Any, name: str) -> None:
             line += f" ({done.error})"
         print(f"tetherguard: policy: {printable(line)}", file=sys.stderr, flush=True)
 
-    enforcer = Enforcer(policy, engine.actions, report=report).start()
+    enforcer = Enforcer(policy, engine.actions, report=report, labels_of=labels_of).start()
     stack.callback(enforcer.close)
     engine.subscribe(enforcer)
     print(

@@ -30,6 +30,7 @@ that blanks its secret parts out of whatever apprise logs.
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import ipaddress
 import logging
 import os
@@ -52,6 +53,7 @@ __all__ = [
     "AlertsConfig",
     "Config",
     "ConfigError",
+    "DevicesConfig",
     "QuietHours",
     "Retry",
     "Route",
@@ -314,11 +316,28 @@ class StoreConfig:
 
 
 @dataclass(frozen=True)
+class DevicesConfig:
+    """``[devices]``: what the owner or IT knows about the phones."""
+
+    labels: tuple[tuple[str, frozenset[str]], ...] = ()
+    """``[devices.labels]``: serial (or glob) -> labels, for policies (``when.device_label``)
+    and fleet views."""
+
+    def labels_of(self, serial: str) -> frozenset[str]:
+        found: set[str] = set()
+        for pattern, labels in self.labels:
+            if fnmatch.fnmatchcase(serial, pattern):
+                found |= labels
+        return frozenset(found)
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything read from ``tetherguard.toml`` and the environment."""
 
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+    devices: DevicesConfig = field(default_factory=DevicesConfig)
     source: Path | None = None
     """The file read, or ``None`` when there was none (defaults and environment only)."""
 
@@ -359,10 +378,25 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     except OSError as exc:
         raise ConfigError(str(path), None, f"cannot be read: {exc.strerror or exc}") from None
     where = str(path)
-    _known(where, "", data, {"alerts", "store"})
+    _known(where, "", data, {"alerts", "store", "devices"})
     alerts = _alerts(where, _table(where, "alerts", data.get("alerts", {})))
     store = _store(where, _table(where, "store", data.get("store", {})))
-    return Config(alerts=_alerts_env(alerts, environ), store=store, source=source)
+    devices = _devices(where, _table(where, "devices", data.get("devices", {})))
+    return Config(alerts=_alerts_env(alerts, environ), store=store, devices=devices, source=source)
+
+
+def _devices(source: str, table: Mapping[str, Any]) -> DevicesConfig:
+    _known(source, "devices.", table, {"labels"})
+    raw = _table(source, "devices.labels", table.get("labels", {}))
+    labels = []
+    for serial, names in raw.items():
+        key = f"devices.labels.{serial}"
+        if not isinstance(names, list) or not all(
+            isinstance(n, str) and _TAG_RE.fullmatch(n) for n in names
+        ):
+            raise ConfigError(source, key, "must be an array of labels (letters, digits, _.-)")
+        labels.append((str(serial), frozenset(names)))
+    return DevicesConfig(tuple(labels))
 
 
 def _store(source: str, table: Mapping[str, Any]) -> StoreConfig:

@@ -270,3 +270,23 @@ def test_capabilities_cli(plug: Plug, adb_server: AdbServer, tmp_path: Path) -> 
     assert doc["actions"]["disable"]["available"] is True
     table = run_cli("capabilities", "--serial", device.serial, env=env).stdout.splitlines()
     assert any(line.startswith("no  revoke") for line in table)
+
+
+@pytest.mark.parametrize("profile", ["galaxy-a40-a10", "pixel8-a15"])
+def test_a_test_admin_is_removed_and_a_real_one_is_explained(
+    profile: str, plug: Plug, client: AdbClient, tmp_path: Path
+) -> None:
+    device = plug(profile)
+    state = device.state
+    for step in load_scenario("admin-resists-uninstall").steps:
+        apply_step(state, step)
+    admin = next(p for p in state.packages.values() if p.admin_receiver).name
+    with Store.open(tmp_path / "tg.db") as store:
+        actions = _actions(client, device, store)
+        real = actions.run(Action("remove_admin", admin))
+        assert real.status == "failed" and "only test device admins" in real.message
+        assert real.hint and "Device admin apps" in real.hint
+        state.admins[0].test_only = True  # an app built with android:testOnly
+        _done(actions.run(Action("remove_admin", admin)))
+        assert not [a for a in state.admins if a.component.startswith(admin + "/")]
+        _done(actions.run(Action("uninstall", admin)))  # no admin: uninstall works now

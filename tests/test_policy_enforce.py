@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -280,3 +281,26 @@ def test_watch_policy_enforces_and_reloads_live(
     assert ("permission_revoked", WEIBO, "tetherguard") in kinds
     assert ("permission_granted", "com.tencent.mm", "none") in kinds
     assert not any(k[0] == "permission_revoked" and k[1] == "com.tencent.mm" for k in kinds)
+
+
+def test_rules_match_device_labels_from_the_configuration(tmp_path: Path) -> None:
+    from agent.config import load_config
+    from agent.policy.load import parse_policy
+
+    toml = tmp_path / "tetherguard.toml"
+    toml.write_text('[devices.labels]\n"R58M*" = ["corp"]\n"R58M0001" = ["sales"]\n')
+    devices = load_config(toml, env={}).devices
+    assert devices.labels_of("R58M0001") == {"corp", "sales"}
+    assert devices.labels_of("emulator-5554") == frozenset()
+    policy = parse_policy(
+        "name: corp\nmode: enforce\nrules:\n  - name: corp-only\n"
+        "    when: {kind: [permission_granted], consent: [none], device_label: [corp]}\n"
+        "    act: revoke\n",
+        "corp.yaml",
+    )
+    event = _granted(Consent.NONE, {"permission": CONTACTS})
+    assert decide(policy, replace(event, serial="R58M0001"), devices.labels_of)
+    assert decide(policy, replace(event, serial="emulator-5554"), devices.labels_of) == []
+    toml.write_text('[devices.labels]\n"R58M*" = "corp"\n')
+    with pytest.raises(Exception, match=r"devices\.labels\.R58M\*"):
+        load_config(toml, env={})

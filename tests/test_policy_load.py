@@ -204,7 +204,8 @@ def test_an_unknown_key_names_file_line_and_field() -> None:
     text = GOOD.replace("      consent: [none]\n", "      consent: [none]\n      pakage: [x]\n")
     assert _errors(text) == [
         "policies/x.yaml:8: rules[0].when.pakage: unknown key 'pakage' (did you mean 'package'?); "
-        "expected one of consent, device, finding, foreground, installer, kind, min_severity, "
+        "expected one of consent, device, device_label, finding, foreground, installer, kind, "
+        "min_severity, "
         "not_installer, not_package, op, package, permission, user"
     ]
 

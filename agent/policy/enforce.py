@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -69,11 +69,15 @@ def action_for(act: Act, event: Event) -> Action | str:
     return Action(act.kind, package, user)
 
 
-def decide(policy: Policy, event: Event) -> list[Decision]:
-    """Every rule of ``policy`` that matches ``event``, with what it asks for."""
+def decide(
+    policy: Policy, event: Event, labels_of: Callable[[str], Collection[str]] | None = None
+) -> list[Decision]:
+    """Every rule of ``policy`` that matches ``event``, with what it asks for; ``labels_of``
+    gives a device's labels (for ``when.device_label``)."""
+    labels = labels_of(event.serial) if labels_of is not None else ()
     decisions = []
     for rule in policy.rules:
-        if not rule.match.matches(event):
+        if not rule.match.matches(event, labels):
             continue
         action: Action | None = None
         problem = None
@@ -115,6 +119,8 @@ class Enforcer:
     policy: Policy
     actions_for: Callable[[str, str], Actions]
     report: Callable[[Enforced], None] = lambda enforced: None
+    labels_of: Callable[[str], Collection[str]] | None = None
+    """A device's labels (``[devices.labels]``), for rules that match on them."""
     _queue: queue.Queue[object] = field(default_factory=lambda: queue.Queue(maxsize=10_000))
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -130,7 +136,7 @@ class Enforcer:
             return  # our own doings are never acted on again
         with self._lock:
             policy = self.policy
-        decisions = decide(policy, event)
+        decisions = decide(policy, event, self.labels_of)
         if not decisions:
             return
         for decision in decisions:

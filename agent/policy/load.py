@@ -208,6 +208,7 @@ def _rule(raw: Mapping[str, Any], line: int) -> Rule:
         foreground=when.get("foreground"),
         findings_only=bool(when.get("finding", False)),
         devices=strings("device"),
+        device_labels=strings("device_label"),
     )
     return Rule(
         name=raw["name"],

@@ -8,7 +8,7 @@ would do) or ``enforce`` mode. Files and their schema: :mod:`agent.policy.load`.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -51,9 +51,12 @@ class Match:
     """Sensitive use only: in the foreground (true) or the background (false)."""
     findings_only: bool = False
     devices: tuple[str, ...] = ()
-    """Glob patterns on the serial (fleet labels come with the fleet issue)."""
+    """Glob patterns on the serial."""
+    device_labels: tuple[str, ...] = ()
+    """Any of these labels (``[devices.labels]`` of tetherguard.toml)."""
 
-    def matches(self, event: Event) -> bool:
+    def matches(self, event: Event, labels: Collection[str] = ()) -> bool:
+        """``labels``: the labels of the event's device."""
         d = event.detail
         checks = (
             not self.kinds or event.kind in self.kinds,
@@ -70,6 +73,7 @@ class Match:
             self.foreground is None or d.get("foreground") is self.foreground,
             not self.findings_only or event.finding,
             not self.devices or _any_glob(event.serial, self.devices),
+            not self.device_labels or bool(set(self.device_labels) & set(labels)),
         )
         return all(checks)
 

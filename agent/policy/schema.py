@@ -83,6 +83,10 @@ _WHEN: Final[dict[str, Any]] = {
             "description": "only findings (no consent, above info)",
         },
         "device": _list(_GLOB, "device serial globs"),
+        "device_label": _list(
+            {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
+            "device labels ([devices.labels] in tetherguard.toml)",
+        ),
     },
 }
 
