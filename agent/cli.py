@@ -362,7 +362,9 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser; ``extend`` is called with its subparsers to add commands (the TUI's,
+    which the agent may not import)."""
     parser = argparse.ArgumentParser(
         prog="tetherguard",
         description="Guard Android phones tethered over adb: permissions, installs, starts.",
@@ -493,6 +495,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--connect", action="store_true", help="register the phones with the adb server")
     p.add_argument("--list-scenarios", action="store_true", help="list scenarios and exit")
     p.set_defaults(func=cmd_sim)
+    if extend is not None:
+        extend(sub)
     return parser
 
 

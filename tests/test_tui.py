@@ -1,0 +1,182 @@
+"""The TUI driven as a person would (Textual's pilot) against simulated phones behind the real
+adb server: a finding arrives as a toast and in the inbox, one key and a confirmation act on
+it, the phone is changed, and z undoes it; the device and app screens act on rows."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from rich.text import Text
+from textual.widgets import DataTable, Input
+
+from agent.adb import AdbClient
+from agent.engine import Engine
+from agent.events import Consent, Event, Severity
+from agent.sim.device import SimDevice
+from agent.store import Store
+from tests.support import Plug
+from tui.app import TetherguardApp
+from tui.model import FleetModel, remedy
+from tui.screens import AlertsScreen, AppScreen, ConfirmScreen, DeviceScreen, FleetScreen, safe
+from tui.source import EngineSource
+
+WEIBO, CONTACTS = "com.sina.weibo", "android.permission.READ_CONTACTS"
+
+
+async def _until(predicate: Callable[[], object]) -> None:
+    """Wait (letting the app run) until ``predicate`` holds; fails after 30 s."""
+    async with asyncio.timeout(30):
+        while not predicate():  # noqa: ASYNC110 - the state lives in other threads too
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def running(
+    plug: Plug, client: AdbClient, tmp_path: Path
+) -> AsyncIterator[tuple[TetherguardApp, SimDevice, Store]]:
+    device = plug("pixel6a-a14")
+    with Store.open(tmp_path / "tg.db") as store:
+        engine = Engine(client, store, interval=0.2, serials=[device.serial], use_period=0.2)
+        engine.start()
+        app = TetherguardApp(EngineSource(engine, actor="tui:test"), refresh_s=0.1)
+        try:
+            yield app, device, store
+        finally:
+            engine.stop()
+
+
+def _table(app: TetherguardApp, selector: str) -> DataTable[object]:
+    return app.screen.query_one(selector, DataTable)
+
+
+def _cells(table: DataTable[object]) -> list[list[str]]:
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def test_a_finding_is_toasted_revoked_with_one_key_and_undone(
+    running: tuple[TetherguardApp, SimDevice, Store], plug: Plug
+) -> None:
+    app, device, store = running
+    state = device.state
+    async with app.run_test(size=(140, 40), notifications=True) as pilot:
+        await _until(lambda: isinstance(app.screen, FleetScreen))
+        await _until(lambda: store.load_snapshot(device.serial) is not None)
+        await _until(lambda: _table(app, "#fleet").row_count == 1)
+        plug.host.call(lambda: state.grant(WEIBO, 0, CONTACTS))  # nobody consented
+        await _until(lambda: app.model.open_findings())
+        await _until(lambda: any("com.sina.weibo" in str(n.message) for n in app._notifications))
+        await pilot.press("a")
+        assert isinstance(app.screen, AlertsScreen)
+        await _until(lambda: _table(app, "#alerts").row_count == 1)
+        row = _cells(_table(app, "#alerts"))[0]
+        assert row[2] == "permission_granted" and row[3] == WEIBO
+        assert row[6] == f"revoke {CONTACTS} from {WEIBO}"
+        await pilot.press("r")
+        await _until(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await _until(lambda: not state.packages[WEIBO].users[0].permissions[CONTACTS].granted)
+        await _until(lambda: any(n.title == "Done" for n in app._notifications))
+        done = next(n for n in app._notifications if n.title == "Done")
+        assert "read back: granted=False" in str(done.message)
+        await _until(lambda: _table(app, "#alerts").row_count == 0)  # acted on
+        await pilot.press("z")  # undo
+        await _until(lambda: state.packages[WEIBO].users[0].permissions[CONTACTS].granted)
+    actions = [(r.actor, r.action, r.status) for r in store.audit(serial=device.serial)]
+    assert actions == [("tui:test", "revoke", "undone"), ("tui:test", "grant", "done")]
+
+
+async def test_device_and_app_screens_filter_and_act_on_rows(
+    running: tuple[TetherguardApp, SimDevice, Store],
+) -> None:
+    app, device, store = running
+    state = device.state
+    async with app.run_test(size=(140, 40), notifications=True) as pilot:
+        await _until(lambda: store.load_snapshot(device.serial) is not None)
+        await _until(lambda: _table(app, "#fleet").row_count == 1)
+        await pilot.press("enter")
+        assert isinstance(app.screen, DeviceScreen)
+        apps = _table(app, "#apps")
+        await _until(lambda: apps.row_count > 10)
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input)
+        for ch in "tencentmm":
+            await pilot.press(ch)
+        await _until(lambda: apps.row_count == 1)
+        assert _cells(apps)[0][0] == "com.tencent.mm"
+        assert "camera" in _cells(apps)[0][4] and "mic" in _cells(apps)[0][4]
+        apps.focus()
+        await pilot.press("enter")
+        assert isinstance(app.screen, AppScreen)
+        perms = _table(app, "#perms")
+        await _until(lambda: perms.row_count > 0)
+        names = [row[0] for row in _cells(perms)]
+        assert "RECORD_AUDIO" in names
+        await pilot.press("b")  # restrict background running
+        await _until(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")  # cancelled: nothing happens
+        await pilot.pause()
+        assert state.packages["com.tencent.mm"].users[0].standby_bucket != 45
+        await pilot.press("b")
+        await _until(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await _until(lambda: state.packages["com.tencent.mm"].users[0].standby_bucket == 45)
+        perms.move_cursor(row=names.index("RECORD_AUDIO"))
+        await pilot.press("r")
+        await _until(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        mic = "android.permission.RECORD_AUDIO"
+        await _until(lambda: not state.packages["com.tencent.mm"].users[0].permissions[mic].granted)
+
+
+async def test_a_protected_package_is_refused_with_the_reason(
+    running: tuple[TetherguardApp, SimDevice, Store],
+) -> None:
+    app, device, store = running
+    async with app.run_test(size=(140, 40)) as pilot:
+        await _until(lambda: store.load_snapshot(device.serial) is not None)
+        app.push_screen(AppScreen(device.serial, "com.android.systemui", 0))
+        await pilot.pause()
+        await pilot.press("d")
+        from tui.screens import RefusedScreen
+
+        await _until(lambda: isinstance(app.screen, RefusedScreen))
+        assert device.state.packages["com.android.systemui"].users[0].enabled != 3
+
+
+def test_device_text_never_becomes_markup_or_escapes() -> None:
+    hostile = "[bold red]Update[/bold red]\x1b]8;;https://evil.example\x07x\x1b[5m"
+    cell = safe(hostile)
+    assert isinstance(cell, Text) and cell.spans == []
+    assert "\x1b" not in cell.plain and "[bold red]" in cell.plain
+
+
+def test_the_fleet_model_counts_findings_and_live_use() -> None:
+    model = FleetModel()
+
+    def event(kind: str, consent: Consent = Consent.NONE, **detail: object) -> Event:
+        return Event(
+            kind=kind,
+            serial="S1",
+            ts=0.0,
+            consent=consent,
+            severity=Severity.HIGH,
+            user=0,
+            package="com.x",
+            detail=detail,
+        )
+
+    model.apply(event("sensitive_use_started", op="RECORD_AUDIO", foreground=False))
+    model.apply(event("sensitive_use_started", op="CAMERA", foreground=True, noted=False))
+    [view] = model.fleet()
+    assert view.live == "camera mic" and view.findings == 2
+    model.apply(event("sensitive_use_stopped", op="RECORD_AUDIO", foreground=False))
+    assert view.live == "camera" and view.findings == 2  # an end is not a new finding
+    finding = model.open_findings()[0]
+    model.dismiss(finding)
+    assert view.findings == 1
+    assert remedy(event("silent_install")) is not None
+    assert remedy(event("silent_install")).kind == "uninstall"  # type: ignore[union-attr]
+    assert remedy(event("device_state")) is None

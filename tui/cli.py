@@ -1,0 +1,53 @@
+"""The ``tetherguard`` command: the agent's CLI plus the TUI's two commands.
+
+The agent never imports the TUI (a contract checks it), so the front door lives here: ``tui``
+and an interactive ``demo`` start Textual; every other command is the agent's, and imports no
+Textual at all (the TUI modules load only for these two).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from agent.cli import ExitCode, build_parser
+from agent.cli import main as agent_main
+
+
+def _add_tui(sub: Any) -> None:
+    p = sub.add_parser("tui", help="the terminal UI on the phones attached (engine in-process)")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between checks")
+    p.add_argument("--store", help="the database (default: the data directory)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_add_tui)
+    args = parser.parse_args(args_list)
+    if args.command == "tui":
+        return _tui(args)
+    if args.command == "demo" and not args.stay and sys.stdin.isatty() and sys.stdout.isatty():
+        # In a terminal the demo is the TUI on a simulated fleet; piped, the headless listing.
+        from tui.run import run_demo_tui
+
+        run_demo_tui(devices=args.devices)
+        return ExitCode.OK
+    return agent_main(args_list)
+
+
+def _tui(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from agent.adb import AdbClient
+    from agent.store import Store
+    from tui.run import run_tui
+
+    with Store.open(Path(args.store) if args.store else None) as store:
+        run_tui(AdbClient(), store, interval=args.interval)
+    return ExitCode.OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

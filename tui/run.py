@@ -1,0 +1,72 @@
+"""Starting the TUI: on the phones attached (``tetherguard tui``), or on a simulated fleet that
+lives through the scenarios (``tetherguard demo`` in a terminal)."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import threading
+from pathlib import Path
+
+from agent.adb import AdbClient
+from agent.adb.server import PrivateAdbServer
+from agent.engine import Engine
+from agent.sim.scenario import load_scenario, run_scenario
+from agent.simfleet import SimFleet
+from agent.store import Store
+from tui.app import TetherguardApp
+from tui.source import EngineSource
+
+DEMO_STORY = (
+    "background-mic",
+    "grant-without-consent",
+    "silent-install",
+    "associated-start",
+    "camera-use",
+    "clipboard-read",
+    "appop-raised",
+    "location-use",
+)
+"""What the demo's phones live through, one scenario at a time on a random phone."""
+
+
+def run_tui(client: AdbClient, store: Store, *, interval: float = 2.0) -> None:
+    """The TUI over the engine watching ``client``'s phones (until the user quits)."""
+    engine = Engine(client, store, interval=interval)
+    app = TetherguardApp(EngineSource(engine))
+    engine.start()
+    try:
+        app.run()
+    finally:
+        engine.stop()
+
+
+def _story(fleet: SimFleet, stop: threading.Event, seed: int, every_s: float) -> None:
+    """Scenarios at random moments on random phones, until ``stop``."""
+    rng = random.Random(seed)  # noqa: S311 - a demo's story, not security
+    scenarios = [load_scenario(name) for name in DEMO_STORY]
+    while not stop.wait(rng.uniform(every_s / 2, every_s)):
+        device = rng.choice(fleet.devices)
+        scenario = rng.choice(scenarios)
+        fleet.host.submit(run_scenario(device, scenario, speed=1.0))
+
+
+def run_demo_tui(*, devices: int = 4, seed: int = 0, every_s: float = 8.0) -> None:
+    """The TUI on simulated phones behind a private adb server, with a throwaway store."""
+    with (
+        tempfile.TemporaryDirectory(prefix="tetherguard-demo-") as home,
+        PrivateAdbServer() as server,
+        SimFleet(server.client()) as fleet,
+        Store.open(Path(home) / "demo.db") as store,
+    ):
+        fleet.start(devices, android="mixed", seed=seed)
+        fleet.connect()
+        stop = threading.Event()
+        story = threading.Thread(
+            target=_story, args=(fleet, stop, seed, every_s), name="demo-story", daemon=True
+        )
+        story.start()
+        try:
+            run_tui(server.client(), store, interval=1.0)
+        finally:
+            stop.set()
