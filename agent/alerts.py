@@ -332,11 +332,19 @@ def _held_summary(items: Sequence[tuple[Event, Message]], quiet: QuietHours) -> 
     if len(groups) > _HELD_LINES:
         lines.append((f"... and {len(groups) - _HELD_LINES} more kinds of alert",))
     lines.append(("See them: tetherguard events --since 12h",))
+    title = f"tetherguard: {n} alert{'s' if n != 1 else ''} held during quiet hours"
+    return _summary(title, lines, items, "tg-quiet-hours")
+
+
+def _summary(
+    title: str, lines: list[Line], items: Sequence[tuple[Event, Message]], tag: str
+) -> Message:
+    """A message that speaks for several alerts: as severe as the most severe of them."""
     return Message(
-        title=f"tetherguard: {n} alert{'s' if n != 1 else ''} held during quiet hours",
+        title=title,
         lines=tuple(lines),
         severity=max((e.severity for e, _ in items), key=SEVERITY_RANK.__getitem__),
-        tag="tg-quiet-hours",
+        tag=tag,
     )
 
 
@@ -348,12 +356,7 @@ def _resend_summary(items: Sequence[tuple[Event, Message]]) -> Message:
     if n > _HELD_LINES:
         lines.append((f"... and {n - _HELD_LINES} earlier",))
     lines.append(("See them: tetherguard events --since 24h",))
-    return Message(
-        title=f"tetherguard: {n} undelivered alerts",
-        lines=tuple(lines),
-        severity=max((e.severity for e, _ in items), key=SEVERITY_RANK.__getitem__),
-        tag="tg-undelivered",
-    )
+    return _summary(f"tetherguard: {n} undelivered alerts", lines, items, "tg-undelivered")
 
 
 # --------------------------------------------------------------------------- targets

@@ -34,6 +34,14 @@ def _granted(device: SimDevice, package: str, permission: str) -> bool | None:
     return None if perm is None else perm.granted
 
 
+def _with_admin(device: SimDevice) -> str:
+    """An app that made itself a device admin (which blocks its uninstall); its name."""
+    state = device.state
+    for step in load_scenario("admin-resists-uninstall").steps:
+        apply_step(state, step)
+    return next(p for p in state.packages.values() if p.admin_receiver).name
+
+
 def _done(outcome: Outcome) -> Outcome:
     assert outcome.status == "done", (outcome.message, outcome.hint)
     return outcome
@@ -133,9 +141,7 @@ def test_refusals_are_explained_in_plain_words(
 ) -> None:
     device = plug("redmi-note11-a13")
     state = device.state
-    for step in load_scenario("admin-resists-uninstall").steps:
-        apply_step(state, step)
-    admin = next(p for p in state.packages.values() if p.admin_receiver).name
+    admin = _with_admin(device)
     with Store.open(tmp_path / "tg.db") as store:
         actions = _actions(client, device, store)
         stuck = actions.run(Action("uninstall", admin))
@@ -278,9 +284,7 @@ def test_a_test_admin_is_removed_and_a_real_one_is_explained(
 ) -> None:
     device = plug(profile)
     state = device.state
-    for step in load_scenario("admin-resists-uninstall").steps:
-        apply_step(state, step)
-    admin = next(p for p in state.packages.values() if p.admin_receiver).name
+    admin = _with_admin(device)
     with Store.open(tmp_path / "tg.db") as store:
         actions = _actions(client, device, store)
         real = actions.run(Action("remove_admin", admin))

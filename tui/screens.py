@@ -461,28 +461,27 @@ class ConfirmScreen(ModalScreen[bool]):
             "uninstall": "yes: restores it (its data was kept)",
             "restore": "yes: uninstalls it again",
         }.get(self.action.kind, "no")
-        commands = "\n".join(f"    adb shell {c}" for c in self.preview.commands)
-        text = (
-            f"## {self.action.describe().capitalize()}\n\n"
-            f"on **{printable(self.serial)}**\n\n"
-            f"Runs:\n\n{commands}\n\n"
-            f"Can be undone: {undo}\n\n"
-            "Press **y** to do it, **n** to cancel."
-        )
+        text = Text()
+        text.append(printable(self.action.describe()).capitalize(), style="bold")
+        text.append("\non ")
+        text.append(printable(self.serial), style="bold")
+        text.append("\n\nRuns:\n")
+        for command in self.preview.commands:
+            text.append(f"  adb shell {printable(command, 300)}\n", style="dim")
+        text.append(f"\nCan be undone: {undo}\n\n")
+        text.append("y", style="bold")
+        text.append(" does it, ")
+        text.append("n", style="bold")
+        text.append(" cancels.")
         with Vertical(id="confirm-box"):
-            yield Markdown(_no_markup(text))
+            # Text, not markup or Markdown: package names and serials come from the phone.
+            yield Static(text)
 
     def action_confirm(self) -> None:
         self.dismiss(True)
 
     def action_cancel(self) -> None:
         self.dismiss(False)
-
-
-def _no_markup(text: str) -> str:
-    """Markdown from our words plus printable device text: the device text cannot open a
-    link or change the layout (its brackets and backticks are escaped)."""
-    return text.replace("[", "\\[").replace("<", "&lt;")
 
 
 class RefusedScreen(ModalScreen[None]):
