@@ -62,14 +62,14 @@ async def test_a_finding_is_toasted_revoked_with_one_key_and_undone(
     app, device, store = running
     state = device.state
     async with app.run_test(size=(140, 40), notifications=True) as pilot:
-        await _until(lambda: isinstance(app.screen, FleetScreen))
+        await _until(lambda: isinstance(app.screen, FleetScreen) and app.screen.ready)
         await _until(lambda: store.load_snapshot(device.serial) is not None)
         await _until(lambda: _table(app, "#fleet").row_count == 1)
         plug.host.call(lambda: state.grant(WEIBO, 0, CONTACTS))  # nobody consented
         await _until(lambda: app.model.open_findings())
         await _until(lambda: any("com.sina.weibo" in str(n.message) for n in app._notifications))
         await pilot.press("a")
-        assert isinstance(app.screen, AlertsScreen)
+        await _until(lambda: isinstance(app.screen, AlertsScreen) and app.screen.ready)
         await _until(lambda: _table(app, "#alerts").row_count == 1)
         row = _cells(_table(app, "#alerts"))[0]
         assert row[2] == "permission_granted" and row[3] == WEIBO
@@ -94,10 +94,12 @@ async def test_device_and_app_screens_filter_and_act_on_rows(
     app, device, store = running
     state = device.state
     async with app.run_test(size=(140, 40), notifications=True) as pilot:
+        await _until(lambda: isinstance(app.screen, FleetScreen) and app.screen.ready)
         await _until(lambda: store.load_snapshot(device.serial) is not None)
         await _until(lambda: _table(app, "#fleet").row_count == 1)
         await pilot.press("enter")
         assert isinstance(app.screen, DeviceScreen)
+        await _until(lambda: app.screen.ready)
         apps = _table(app, "#apps")
         await _until(lambda: apps.row_count > 10)
         await pilot.press("slash")
@@ -110,6 +112,7 @@ async def test_device_and_app_screens_filter_and_act_on_rows(
         apps.focus()
         await pilot.press("enter")
         assert isinstance(app.screen, AppScreen)
+        await _until(lambda: app.screen.ready)
         perms = _table(app, "#perms")
         await _until(lambda: perms.row_count > 0)
         names = [row[0] for row in _cells(perms)]
@@ -123,6 +126,7 @@ async def test_device_and_app_screens_filter_and_act_on_rows(
         await _until(lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
         await _until(lambda: state.packages["com.tencent.mm"].users[0].standby_bucket == 45)
+        await _until(lambda: any(n.title == "Done" for n in app._notifications))
         perms.move_cursor(row=names.index("RECORD_AUDIO"))
         await pilot.press("r")
         await _until(lambda: isinstance(app.screen, ConfirmScreen))
@@ -136,9 +140,10 @@ async def test_a_protected_package_is_refused_with_the_reason(
 ) -> None:
     app, device, store = running
     async with app.run_test(size=(140, 40)) as pilot:
+        await _until(lambda: isinstance(app.screen, FleetScreen) and app.screen.ready)
         await _until(lambda: store.load_snapshot(device.serial) is not None)
         app.push_screen(AppScreen(device.serial, "com.android.systemui", 0))
-        await pilot.pause()
+        await _until(lambda: app.screen.ready)
         await pilot.press("d")
         from tui.screens import RefusedScreen
 

@@ -17,6 +17,7 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 
@@ -109,8 +110,13 @@ class TetherguardApp(App[None]):
         self._dirty = False
         screen = self.screen
         refresh = getattr(screen, "refresh_data", None)
-        if callable(refresh):
-            refresh()
+        if callable(refresh) and getattr(screen, "ready", False) and screen.is_attached:
+            try:
+                refresh()
+            except NoMatches:  # being torn down (the app is closing): nothing to draw
+                return
+        else:
+            self._dirty = True  # not mounted yet: next tick
 
     # ---------------------------------------------------------------- actions
     def confirm(self, serial: str, action: Action, finding: Event | None = None) -> None:

@@ -26,6 +26,7 @@ from textual.widgets import (
     TabbedContent,
     TabPane,
 )
+from textual.widgets.data_table import RowDoesNotExist
 
 from agent.actions import Action, Outcome
 from agent.events import Event
@@ -40,6 +41,25 @@ if TYPE_CHECKING:
 def safe(value: object, limit: int = 80) -> Text:
     """Device text for a table cell: printable, never markup."""
     return Text(printable("" if value is None else str(value), limit))
+
+
+def selected_key(table: DataTable[object]) -> str | None:
+    """The key of the row under the cursor (``None`` for an empty table)."""
+    if table.row_count == 0:
+        return None
+    key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    return None if key is None else str(key)
+
+
+def restore_cursor(table: DataTable[object], key: str | None, fallback: int) -> None:
+    """After a refill: back on the same row (by key), else near where the cursor was."""
+    if table.row_count == 0:
+        return
+    try:
+        row = table.get_row_index(key) if key is not None else fallback
+    except RowDoesNotExist:  # the row is gone (dismissed, uninstalled): stay near it
+        row = fallback
+    table.move_cursor(row=min(row, table.row_count - 1))
 
 
 def _when(ts: float) -> str:
@@ -58,7 +78,13 @@ def _what(event: Event) -> str:
 
 
 class TgScreen(Screen[None]):
-    """Shared by the screens: the app, typed."""
+    """Shared by the screens: the app, typed, and whether the screen is ready to be refreshed
+    (the app's redraw timer may fire between a screen's compose and its mount)."""
+
+    ready = False
+
+    def on_unmount(self) -> None:
+        self.ready = False
 
     @property
     def tg(self) -> TetherguardApp:
@@ -88,10 +114,11 @@ class FleetScreen(TgScreen):
         table.add_columns("Device", "State", "Model", "Android", "Findings", "In use now")
         self.refresh_data()
         table.focus()
+        self.ready = True
 
     def refresh_data(self) -> None:
         table = self.query_one("#fleet", DataTable)
-        cursor = table.cursor_row
+        cursor, key = table.cursor_row, selected_key(table)
         table.clear()
         views = self.tg.model.fleet()
         for view in views:
@@ -109,8 +136,7 @@ class FleetScreen(TgScreen):
                 live,
                 key=view.serial,
             )
-        if views:
-            table.move_cursor(row=min(cursor, len(views) - 1))
+        restore_cursor(table, key, cursor)
         open_findings = sum(v.findings for v in views)
         self.query_one("#fleet-summary", Static).update(
             f"{len(views)} phone(s), {open_findings} open finding(s)"
@@ -180,6 +206,7 @@ class DeviceScreen(TgScreen):
         self.query_one("#admins", DataTable).add_columns("User", "Admin", "Uninstall")
         self.refresh_data()
         self.query_one("#apps", DataTable).focus()
+        self.ready = True
 
     def refresh_data(self) -> None:
         self._fill_apps()
@@ -209,6 +236,7 @@ class DeviceScreen(TgScreen):
     def _fill_apps(self) -> None:
         table = self.query_one("#apps", DataTable)
         wanted = self.query_one("#filter", Input).value.strip().lower()
+        cursor, key = table.cursor_row, selected_key(table)
         table.clear()
         snap = self.tg.source.snapshot(self.serial)
         if snap is None:
@@ -230,6 +258,7 @@ class DeviceScreen(TgScreen):
                     "system" if pkg.system else "",
                     key=f"{state.user}:{pkg.name}",
                 )
+        restore_cursor(table, key, cursor)
 
     @on(Input.Changed, "#filter")
     def _filter(self, _: Input.Changed) -> None:
@@ -292,12 +321,14 @@ class AppScreen(TgScreen):
         )
         self.refresh_data()
         self.query_one("#perms", DataTable).focus()
+        self.ready = True
 
     def refresh_data(self) -> None:
         snap = self.tg.source.snapshot(self.serial)
         pkg = snap.package(self.package) if snap is not None else None
         info = self.query_one("#app-info", Static)
         table = self.query_one("#perms", DataTable)
+        cursor, key = table.cursor_row, selected_key(table)
         table.clear()
         if snap is None or pkg is None:
             info.update(Text(f"{printable(self.package)}: not on the phone any more"))
@@ -326,6 +357,7 @@ class AppScreen(TgScreen):
                 SENSITIVE_PERMISSIONS.get(grant.name, ""),
                 key=grant.name,
             )
+        restore_cursor(table, key, cursor)
 
     def _permission(self) -> str | None:
         table = self.query_one("#perms", DataTable)
@@ -385,10 +417,11 @@ class AlertsScreen(TgScreen):
         )
         self.refresh_data()
         self.query_one("#alerts", DataTable).focus()
+        self.ready = True
 
     def refresh_data(self) -> None:
         table = self.query_one("#alerts", DataTable)
-        cursor = table.cursor_row
+        cursor, key = table.cursor_row, selected_key(table)
         table.clear()
         findings = self.tg.model.open_findings()
         for e in findings:
@@ -403,8 +436,7 @@ class AlertsScreen(TgScreen):
                 fix.describe().split(" for user")[0] if fix else "",
                 key=e.id,
             )
-        if findings:
-            table.move_cursor(row=min(cursor, len(findings) - 1))
+        restore_cursor(table, key, cursor)
         self.query_one("#alerts-summary", Static).update(f"{len(findings)} open finding(s)")
 
     def _selected(self) -> Event | None:
