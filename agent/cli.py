@@ -476,6 +476,19 @@ def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.Argume
     p.add_argument(
         "--stay", action="store_true", help="keep the fleet running until Ctrl-C (to explore it)"
     )
+    p.add_argument(
+        "--scenario",
+        action="append",
+        metavar="NAME",
+        help="in the TUI: the scenarios the phones live through (repeat; default: a mix)",
+    )
+    p.add_argument(
+        "--every",
+        type=_positive,
+        default=8.0,
+        metavar="S",
+        help="in the TUI: about this many seconds between two scenarios",
+    )
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("sim", help="run simulated phones that speak the real adb protocol")

@@ -30,9 +30,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _tui(args)
     if args.command == "demo" and not args.stay and sys.stdin.isatty() and sys.stdout.isatty():
         # In a terminal the demo is the TUI on a simulated fleet; piped, the headless listing.
+        from agent.sim.scenario import ScenarioError, load_scenario
         from tui.run import run_demo_tui
 
-        run_demo_tui(devices=args.devices)
+        try:
+            for name in args.scenario or ():
+                load_scenario(name)
+        except ScenarioError as exc:
+            print(f"tetherguard demo: {exc}", file=sys.stderr)
+            return ExitCode.USAGE
+        run_demo_tui(devices=args.devices, story=args.scenario, every_s=args.every)
         return ExitCode.OK
     return agent_main(args_list)
 

@@ -36,6 +36,9 @@ def remedy(event: Event) -> Action | None:
     d = event.detail
     if event.kind == "permission_granted" and isinstance(d.get("permission"), str):
         return Action("revoke", package, user, permission=str(d["permission"]))
+    if event.kind == "sensitive_use_started" and isinstance(d.get("permission"), str):
+        # The permission behind the use (RECORD_AUDIO for the microphone): no more use at all.
+        return Action("revoke", package, user, permission=str(d["permission"]))
     if event.kind == "sensitive_use_started" and isinstance(d.get("op"), str):
         return Action("appop", package, user, op=str(d["op"]), mode="ignore")
     if event.kind == "appop_changed" and isinstance(d.get("op"), str):

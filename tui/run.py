@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from agent.adb import AdbClient
@@ -41,17 +42,25 @@ def run_tui(client: AdbClient, store: Store, *, interval: float = 2.0) -> None:
         engine.stop()
 
 
-def _story(fleet: SimFleet, stop: threading.Event, seed: int, every_s: float) -> None:
+def _story(
+    fleet: SimFleet, stop: threading.Event, seed: int, every_s: float, names: Sequence[str]
+) -> None:
     """Scenarios at random moments on random phones, until ``stop``."""
     rng = random.Random(seed)  # noqa: S311 - a demo's story, not security
-    scenarios = [load_scenario(name) for name in DEMO_STORY]
+    scenarios = [load_scenario(name) for name in names]
     while not stop.wait(rng.uniform(every_s / 2, every_s)):
         device = rng.choice(fleet.devices)
         scenario = rng.choice(scenarios)
         fleet.host.submit(run_scenario(device, scenario, speed=1.0))
 
 
-def run_demo_tui(*, devices: int = 4, seed: int = 0, every_s: float = 8.0) -> None:
+def run_demo_tui(
+    *,
+    devices: int = 4,
+    seed: int = 0,
+    every_s: float = 8.0,
+    story: Sequence[str] | None = None,
+) -> None:
     """The TUI on simulated phones behind a private adb server, with a throwaway store."""
     with (
         tempfile.TemporaryDirectory(prefix="tetherguard-demo-") as home,
@@ -62,10 +71,12 @@ def run_demo_tui(*, devices: int = 4, seed: int = 0, every_s: float = 8.0) -> No
         fleet.start(devices, android="mixed", seed=seed)
         fleet.connect()
         stop = threading.Event()
-        story = threading.Thread(
-            target=_story, args=(fleet, stop, seed, every_s), name="demo-story", daemon=True
-        )
-        story.start()
+        threading.Thread(
+            target=_story,
+            args=(fleet, stop, seed, every_s, story or DEMO_STORY),
+            name="demo-story",
+            daemon=True,
+        ).start()
         try:
             run_tui(server.client(), store, interval=1.0)
         finally:

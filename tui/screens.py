@@ -68,12 +68,13 @@ def _when(ts: float) -> str:
 
 def _what(event: Event) -> str:
     d = event.detail
+    if event.kind.startswith("sensitive_use") and d.get("op"):
+        fg = d.get("foreground")
+        where = " (background)" if fg is False else " (foreground)" if fg is True else ""
+        return f"{d['op']}{where}"
     for key in ("permission", "op", "reason", "installer", "state"):
         if d.get(key):
-            value = str(d[key]).removeprefix("android.permission.")
-            if key == "op" and "foreground" in d:
-                value += " (background)" if d.get("foreground") is False else " (foreground)"
-            return value
+            return str(d[key]).removeprefix("android.permission.")
     return ""
 
 
