@@ -20,7 +20,15 @@ from agent.store import Store
 from tests.support import Plug
 from tui.app import TetherguardApp
 from tui.model import FleetModel, remedy
-from tui.screens import AlertsScreen, AppScreen, ConfirmScreen, DeviceScreen, FleetScreen, safe
+from tui.screens import (
+    AlertsScreen,
+    AppScreen,
+    ConfirmScreen,
+    DeviceScreen,
+    FleetScreen,
+    RefusedScreen,
+    safe,
+)
 from tui.source import EngineSource
 
 WEIBO, CONTACTS = "com.sina.weibo", "android.permission.READ_CONTACTS"
@@ -145,8 +153,6 @@ async def test_a_protected_package_is_refused_with_the_reason(
         app.push_screen(AppScreen(device.serial, "com.android.systemui", 0))
         await _until(lambda: app.screen.ready)
         await pilot.press("d")
-        from tui.screens import RefusedScreen
-
         await _until(lambda: isinstance(app.screen, RefusedScreen))
         assert device.state.packages["com.android.systemui"].users[0].enabled != 3
 
@@ -185,3 +191,31 @@ def test_the_fleet_model_counts_findings_and_live_use() -> None:
     assert remedy(event("silent_install")) is not None
     assert remedy(event("silent_install")).kind == "uninstall"  # type: ignore[union-attr]
     assert remedy(event("device_state")) is None
+
+
+async def test_actions_the_phone_refuses_are_marked_and_explained(
+    plug: Plug, client: AdbClient, tmp_path: Path
+) -> None:
+    device = plug("redmi-note11-a13")
+    device.state.oem.blocks_permission_changes = True  # MIUI without its Security setting
+    with Store.open(tmp_path / "tg.db") as store:
+        engine = Engine(client, store, interval=0.2, serials=[device.serial], live=False)
+        engine.start()
+        app = TetherguardApp(EngineSource(engine, actor="tui:test"), refresh_s=0.1)
+        try:
+            async with app.run_test(size=(160, 40)) as pilot:
+                await _until(lambda: isinstance(app.screen, FleetScreen) and app.screen.ready)
+                await _until(lambda: store.load_snapshot(device.serial) is not None)
+                app.push_screen(AppScreen(device.serial, "com.tencent.mm", 0))
+                await _until(lambda: device.serial in app.capabilities)
+                await _until(
+                    lambda: "Not on this phone" in str(app.screen.query_one("#app-info").render())
+                )
+                shown = str(app.screen.query_one("#app-info").render())
+                assert "revoke" in shown and "USB debugging (Security settings)" in shown
+                await pilot.press("r")
+                await _until(lambda: isinstance(app.screen, RefusedScreen))
+                mic = "android.permission.RECORD_AUDIO"
+                assert device.state.packages["com.tencent.mm"].users[0].permissions[mic].granted
+        finally:
+            engine.stop()

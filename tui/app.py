@@ -21,7 +21,7 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 
-from agent.actions import Action, ActionError, Outcome
+from agent.actions import Action, ActionError, Capability, Outcome
 from agent.adb import AdbError
 from agent.events import Event
 from agent.store import StoreError
@@ -68,6 +68,8 @@ class TetherguardApp(App[None]):
         self.source = source
         self.model = FleetModel()
         self.last_action: tuple[str, Outcome] | None = None
+        self.capabilities: dict[str, dict[str, Capability]] = {}
+        """Serial -> what actions can do on that phone (probed once per phone)."""
         self._dirty = True
         self._refresh_s = refresh_s
         self._ticks = 0
@@ -123,8 +125,33 @@ class TetherguardApp(App[None]):
         """Ask, then act: the dry run (on a worker) says exactly what will run."""
         self._preview(serial, action, finding)
 
+    def probe(self, serial: str) -> None:
+        """Find out (once, on a worker) which actions this phone allows."""
+        if serial not in self.capabilities:
+            self._probe(serial)
+
+    @work(thread=True, group="probe", exit_on_error=False)
+    def _probe(self, serial: str) -> None:
+        try:
+            caps = self.source.actions(serial).capabilities()
+        except (AdbError, StoreError, ActionError):
+            return  # unknown: every action is offered, and the phone's answer says the rest
+        self.call_from_thread(self._probed, serial, caps)
+
+    def _probed(self, serial: str, caps: dict[str, Capability]) -> None:
+        self.capabilities[serial] = caps
+        self._dirty = True
+        self._redraw()
+
     @work(thread=True, exclusive=True, group="actions", exit_on_error=False)
     def _preview(self, serial: str, action: Action, finding: Event | None) -> None:
+        cap = self.capabilities.get(serial, {}).get(action.kind)
+        if cap is not None and not cap.available:
+            refused = Outcome(
+                action, "refused", f"not possible on this phone: {action.kind}", cap.note
+            )
+            self.call_from_thread(self._ask, serial, action, refused, finding)
+            return
         try:
             preview = self.source.actions(serial).run(action, dry_run=True)
         except (ActionError, AdbError, StoreError) as exc:

@@ -317,6 +317,7 @@ class AppScreen(TgScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.tg.probe(self.serial)
         self.query_one("#perms", DataTable).add_columns(
             "Permission", "Granted", "Granted by", "Sensitive"
         )
@@ -335,15 +336,21 @@ class AppScreen(TgScreen):
             info.update(Text(f"{printable(self.package)}: not on the phone any more"))
             return
         state = pkg.user(self.user)
-        info.update(
-            Text(
-                f"{printable(self.package)}  user {self.user}  version "
-                f"{printable(pkg.version_name or '?')} ({pkg.version_code})  installer "
-                f"{printable(pkg.installer or '-')}  "
-                f"{'installed' if state and state.installed else 'not installed'}  "
-                f"{'disabled' if state and state.enabled in (2, 3, 4) else ''}"
-            )
+        text = Text(
+            f"{printable(self.package)}  user {self.user}  version "
+            f"{printable(pkg.version_name or '?')} ({pkg.version_code})  installer "
+            f"{printable(pkg.installer or '-')}  "
+            f"{'installed' if state and state.installed else 'not installed'}  "
+            f"{'disabled' if state and state.enabled in (2, 3, 4) else ''}"
         )
+        caps = self.tg.capabilities.get(self.serial, {})
+        blocked = sorted(k for k, c in caps.items() if not c.available)
+        if blocked:
+            why = next((c.note for c in caps.values() if not c.available and c.note), "")
+            text.append(
+                f"\nNot on this phone: {', '.join(blocked)} ({printable(why, 200)})", style="yellow"
+            )
+        info.update(text)
         for grant in snap.runtime_grants(pkg, self.user):
             if grant.flags & USER_FLAGS:
                 who = Text("you")
