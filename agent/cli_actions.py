@@ -188,7 +188,7 @@ def cmd_action(args: argparse.Namespace) -> int:
         question = (
             f"{printable(preview.message.removeprefix('would '))} on {printable(link.serial)}?"
         )
-        if not args.yes and not _confirm(question.capitalize()):
+        if not args.yes and not _confirm(question[:1].upper() + question[1:]):
             print(
                 "tetherguard: not confirmed; nothing changed (add --yes to skip the question)",
                 file=sys.stderr,

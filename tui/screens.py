@@ -502,7 +502,8 @@ class ConfirmScreen(ModalScreen[bool]):
             "restore": "yes: uninstalls it again",
         }.get(self.action.kind, "no")
         text = Text()
-        text.append(printable(self.action.describe()).capitalize(), style="bold")
+        what = printable(self.action.describe())
+        text.append(what[:1].upper() + what[1:], style="bold")
         text.append("\non ")
         text.append(printable(self.serial), style="bold")
         text.append("\n\nRuns:\n")
@@ -545,16 +546,17 @@ class RefusedScreen(ModalScreen[None]):
 HELP = """\
 # tetherguard
 
-**Fleet**: Enter opens a phone, **a** the alerts inbox.
-**Device**: tabs Apps, Live, Events, Starts, Admins; **/** filters the apps (fuzzy),
-Enter opens one.
-**App**: **r** revoke the selected permission, **g** grant it, **b** restrict background running,
-**d** disable, **u** uninstall (keeps data), **s** restore.
-**Alerts**: **r** the one-key remedy for the selected finding, **A** accept it into the baseline,
-**x** dismiss.
+- **Fleet**: Enter opens a phone, **a** the alerts inbox.
+- **Device**: tabs Apps, Live, Events, Starts, Admins; **/** filters the apps (fuzzy), Enter
+  opens one.
+- **App**: **r** revoke the selected permission, **g** grant it, **b** restrict background
+  running, **d** disable, **u** uninstall (keeps data), **s** restore.
+- **Alerts**: **r** the one-key remedy for the selected finding, **A** accept it into the
+  baseline, **x** dismiss.
 
-Every action asks first, says whether it can be undone, and reads the phone back.
-**z** undoes the last action. **Ctrl+P** lists every command. **t** switches light and dark.
+Every action asks first, shows the commands and whether it can be undone, and reads the phone
+back. **z** undoes the last action, **Ctrl+P** lists every command, **t** switches light and
+dark, **q** quits.
 """
 
 
