@@ -81,6 +81,9 @@ class StaticSource:
     def snapshot(self, serial: str) -> Snapshot | None:
         return self.snap if serial == SERIAL else None
 
+    def invalidate(self, serial: str) -> None:
+        pass
+
     def start_graph(self, serial: str) -> list[tuple[str, str, int]]:
         return [("com.taobao.taobao", "com.eg.android.AlipayGphone", 2)]
 

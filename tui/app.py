@@ -185,6 +185,7 @@ class TetherguardApp(App[None]):
     @on(ActionDone)
     def _done(self, message: ActionDone) -> None:
         outcome = message.outcome
+        self.source.invalidate(message.serial)
         if outcome.status == "done":
             self.last_action = (message.serial, outcome)
             if message.finding is not None:

@@ -43,6 +43,10 @@ def safe(value: object, limit: int = 80) -> Text:
     return Text(printable("" if value is None else str(value), limit))
 
 
+INBOX_ROWS = 100
+"""Findings listed in the inbox at once (the newest); the rest are counted."""
+
+
 def selected_key(table: DataTable[object]) -> str | None:
     """The key of the row under the cursor (``None`` for an empty table)."""
     if table.row_count == 0:
@@ -234,12 +238,17 @@ class DeviceScreen(TgScreen):
         for admin in snap.policy.admins if snap is not None else ():
             admins.add_row(str(admin.user), safe(admin.component), "blocked while active")
 
+    _apps_of: tuple[object, str] | None = None
+
     def _fill_apps(self) -> None:
         table = self.query_one("#apps", DataTable)
         wanted = self.query_one("#filter", Input).value.strip().lower()
+        snap = self.tg.source.snapshot(self.serial)
+        if self._apps_of == (snap, wanted):
+            return  # same snapshot, same filter: the table is right as it is
+        self._apps_of = (snap, wanted)
         cursor, key = table.cursor_row, selected_key(table)
         table.clear()
-        snap = self.tg.source.snapshot(self.serial)
         if snap is None:
             return
         for pkg in sorted(snap.packages.packages, key=lambda p: (p.system, p.name)):
@@ -427,11 +436,23 @@ class AlertsScreen(TgScreen):
         self.query_one("#alerts", DataTable).focus()
         self.ready = True
 
+    shown_ids: tuple[str, ...] = ()
+
     def refresh_data(self) -> None:
         table = self.query_one("#alerts", DataTable)
+        everything = self.tg.model.open_findings()
+        findings = everything[:INBOX_ROWS]
+        ids = tuple(e.id for e in findings)
+        more = len(everything) - len(findings)
+        summary = f"{len(everything)} open finding(s)" + (
+            f" (the newest {INBOX_ROWS} shown)" if more else ""
+        )
+        self.query_one("#alerts-summary", Static).update(summary)
+        if ids == self.shown_ids:
+            return  # nothing new: no rebuild (a busy fleet sends events all the time)
+        self.shown_ids = ids
         cursor, key = table.cursor_row, selected_key(table)
         table.clear()
-        findings = self.tg.model.open_findings()
         for e in findings:
             fix = remedy(e)
             table.add_row(
@@ -445,7 +466,6 @@ class AlertsScreen(TgScreen):
                 key=e.id,
             )
         restore_cursor(table, key, cursor)
-        self.query_one("#alerts-summary", Static).update(f"{len(findings)} open finding(s)")
 
     def _selected(self) -> Event | None:
         table = self.query_one("#alerts", DataTable)

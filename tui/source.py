@@ -9,6 +9,7 @@ the same few methods.
 from __future__ import annotations
 
 import getpass
+import time
 from collections.abc import Callable
 
 from agent.actions import Actions
@@ -26,6 +27,8 @@ class EngineSource:
         self.engine = engine
         self.actor = actor or f"tui:{getpass.getuser()}"
         self._unsubscribe: Callable[[], None] | None = None
+        self._snapshots: dict[str, tuple[float, Snapshot | None]] = {}
+        self.max_age_s = 2.0
 
     def subscribe(self, callback: Callable[[Event], None]) -> None:
         self._unsubscribe = self.engine.subscribe(callback)
@@ -51,10 +54,25 @@ class EngineSource:
         return list(reversed(found[:limit]))
 
     def snapshot(self, serial: str) -> Snapshot | None:
+        """The device's latest snapshot, read from the store at most every ``max_age_s`` (a
+        snapshot is a few hundred kilobytes to decode: not on every redraw)."""
+        now = time.monotonic()
+        cached = self._snapshots.get(serial)
+        if cached is not None and now - cached[0] < self.max_age_s:
+            return cached[1]
         try:
-            return self.engine.store.load_snapshot(serial)
+            snap = self.engine.store.load_snapshot(serial)
         except StoreError:
-            return None
+            return cached[1] if cached is not None else None
+        before = cached[1] if cached is not None else None
+        if before is not None and snap is not None and snap.taken_at == before.taken_at:
+            snap = before  # the same: keep the object (screens compare by identity)
+        self._snapshots[serial] = (now, snap)
+        return snap
+
+    def invalidate(self, serial: str) -> None:
+        """Read the snapshot afresh next time (after an action on that phone)."""
+        self._snapshots.pop(serial, None)
 
     def start_graph(self, serial: str) -> list[tuple[str, str, int]]:
         return self.engine.start_graph(serial)
