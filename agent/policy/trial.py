@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from agent.adb import Package
+from agent.adb import InvalidArgument, Package
 from agent.collect import Collector
 from agent.detect import Detector
 from agent.engine import boot_ms
@@ -56,8 +56,12 @@ class _Replay:
         self.uses.tick(self.snap)
         self._lines = len(self._log())
 
-    def _services(self, start: ProcessStart) -> Sequence[ServiceRecordInfo]:
-        out = self.link.shell(["dumpsys", "activity", "services", Package(start.package)])
+    def _services(self, start: ProcessStart) -> Sequence[ServiceRecordInfo] | None:
+        try:
+            package = Package(start.package)
+        except InvalidArgument:
+            return None  # a hostile name never reaches a command line
+        out = self.link.shell(["dumpsys", "activity", "services", package])
         return parse_service_records(out.stdout).value
 
     def _know(self, snap: Snapshot) -> None:
