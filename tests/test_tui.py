@@ -60,6 +60,13 @@ def _table(app: TetherguardApp, selector: str) -> DataTable[object]:
     return app.screen.query_one(selector, DataTable)
 
 
+async def _fleet_shown(app: TetherguardApp, device: SimDevice, store: Store) -> None:
+    """The fleet screen is up and lists the phone, whose first look is stored."""
+    await _until(lambda: isinstance(app.screen, FleetScreen) and app.screen.ready)
+    await _until(lambda: store.load_snapshot(device.serial) is not None)
+    await _until(lambda: _table(app, "#fleet").row_count == 1)
+
+
 def _cells(table: DataTable[object]) -> list[list[str]]:
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
 
@@ -70,9 +77,7 @@ async def test_a_finding_is_toasted_revoked_with_one_key_and_undone(
     app, device, store = running
     state = device.state
     async with app.run_test(size=(140, 40), notifications=True) as pilot:
-        await _until(lambda: isinstance(app.screen, FleetScreen) and app.screen.ready)
-        await _until(lambda: store.load_snapshot(device.serial) is not None)
-        await _until(lambda: _table(app, "#fleet").row_count == 1)
+        await _fleet_shown(app, device, store)
         plug.host.call(lambda: state.grant(WEIBO, 0, CONTACTS))  # nobody consented
         await _until(lambda: app.model.open_findings())
         await _until(lambda: any("com.sina.weibo" in str(n.message) for n in app._notifications))
@@ -102,9 +107,7 @@ async def test_device_and_app_screens_filter_and_act_on_rows(
     app, device, store = running
     state = device.state
     async with app.run_test(size=(140, 40), notifications=True) as pilot:
-        await _until(lambda: isinstance(app.screen, FleetScreen) and app.screen.ready)
-        await _until(lambda: store.load_snapshot(device.serial) is not None)
-        await _until(lambda: _table(app, "#fleet").row_count == 1)
+        await _fleet_shown(app, device, store)
         await pilot.press("enter")
         assert isinstance(app.screen, DeviceScreen)
         await _until(lambda: app.screen.ready)
