@@ -41,7 +41,7 @@ def add_parsers(sub: Any) -> Any:
     c.add_argument(
         "--profile",
         default="pixel8-a15",
-        help="simulated phone (tetherguard sim --list-profiles; default pixel8-a15)",
+        help="simulated phone profile (default pixel8-a15; an unknown name lists them)",
     )
     c.add_argument("--json", action="store_true", help="one JSON object per decision")
     c.set_defaults(func=cmd_policy_test)
