@@ -129,6 +129,7 @@ class Engine:
     _workers: dict[str, threading.Thread] = field(default_factory=dict)
     _trackers: dict[str, StartTracker] = field(default_factory=dict)
     _monitors: dict[str, UseMonitor] = field(default_factory=dict)
+    _actions: dict[tuple[str, str], Actions] = field(default_factory=dict)
     _lives: dict[str, _Live] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -219,6 +220,9 @@ class Engine:
         """A worker: a full read (compared with the stored snapshot), then cycles; with
         ``live``, the device's use worker and log stream run beside it and end with it."""
         live: _Live | None = None
+        with self._lock:
+            for key in [k for k in self._actions if k[0] == serial]:
+                del self._actions[key]
         try:
             prev = self.store.load_snapshot(serial)
             self.check(serial)
@@ -307,15 +311,24 @@ class Engine:
     def actions(self, serial: str, actor: str) -> Actions:
         """Actions on ``serial`` on behalf of ``actor`` (``tui:alice``, ``policy:NAME``): audited
         in this engine's store, and the app starts they cause are not counted as the app's."""
-        snap = self.store.load_snapshot(serial)
-        sdk = snap.props.sdk if snap is not None and snap.props.sdk is not None else 0
-        return Actions(
+        # Kept per phone and actor: an Actions asks the phone for its launcher once, and a
+        # policy or the TUI acts many times. Dropped when the phone's worker starts again
+        # (after a reconnect or a reboot the answers may differ).
+        with self._lock:
+            cached = self._actions.get((serial, actor))
+        if cached is not None:
+            return cached
+        # The device record has the API level: no snapshot to decode for it.
+        record = next((d for d in self.store.devices() if d.serial == serial), None)
+        made = Actions(
             self.client.link(serial),
             self.store,
             actor=actor,
-            sdk=sdk,
+            sdk=record.sdk if record is not None and record.sdk is not None else 0,
             before_start=lambda package: self.note_own_action(serial, package),
         )
+        with self._lock:
+            return self._actions.setdefault((serial, actor), made)
 
     def start_counts(self, serial: str, day: str | None = None) -> dict[str, dict[str, int]]:
         """Starts per app on ``day`` (default today): package -> verdict -> count."""
