@@ -85,8 +85,8 @@ async def test_a_finding_is_toasted_revoked_with_one_key_and_undone(
         await _until(lambda: isinstance(app.screen, AlertsScreen) and app.screen.ready)
         await _until(lambda: _table(app, "#alerts").row_count == 1)
         row = _cells(_table(app, "#alerts"))[0]
-        assert row[2] == "permission_granted" and row[3] == WEIBO
-        assert row[6] == f"revoke {CONTACTS} from {WEIBO}"
+        assert row[3] == "permission_granted" and row[4] == WEIBO
+        assert row[7] == f"revoke {CONTACTS} from {WEIBO}"
         await pilot.press("r")
         await _until(lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
@@ -222,3 +222,96 @@ async def test_actions_the_phone_refuses_are_marked_and_explained(
                 assert device.state.packages["com.tencent.mm"].users[0].permissions[mic].granted
         finally:
             engine.stop()
+
+
+async def test_a_use_in_progress_is_stopped_from_the_live_tab(
+    running: tuple[TetherguardApp, SimDevice, Store], plug: Plug
+) -> None:
+    app, device, store = running
+    state, mm = device.state, "com.tencent.mm"
+    mic = "android.permission.RECORD_AUDIO"
+    async with app.run_test(size=(140, 40)) as pilot:
+        await _fleet_shown(app, device, store)
+        await _until(lambda: app.source.engine.live_ready(device.serial))  # type: ignore[attr-defined]
+        plug.host.call(lambda: state.start_op(mm, 0, "RECORD_AUDIO", state="bg"))
+        await _until(lambda: app.model.devices[device.serial].live == "mic")
+        await _until(lambda: "mic" in _cells(_table(app, "#fleet"))[0][5])
+        await pilot.press("enter", "2")  # the phone, its Live tab
+        await _until(lambda: isinstance(app.screen, DeviceScreen) and app.screen.ready)
+        live = _table(app, "#live")
+        await _until(lambda: live.row_count == 1)
+        assert _cells(live)[0][:3] == [mm, "RECORD_AUDIO", "background"]
+        assert _cells(live)[0][4] == f"revoke {mic} from {mm}"
+        await pilot.press("r")
+        await _until(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await _until(lambda: not state.packages[mm].users[0].permissions[mic].granted)
+        await pilot.press("3")  # Events: the use and the revocation, attributed
+        events = _table(app, "#events")
+        await _until(
+            lambda: (
+                ["permission_revoked", "tetherguard"]
+                in [[row[1], row[4]] for row in _cells(events)]
+            )
+        )
+
+
+async def test_app_ops_are_set_from_the_app_screen_and_listed_in_its_activity(
+    running: tuple[TetherguardApp, SimDevice, Store],
+) -> None:
+    app, device, store = running
+    mm = "com.tencent.mm"
+    async with app.run_test(size=(140, 40)) as pilot:
+        await _fleet_shown(app, device, store)
+        app.push_screen(AppScreen(device.serial, mm, 0))
+        await _until(lambda: isinstance(app.screen, AppScreen) and app.screen.ready)
+        info = str(app.screen.query_one("#app-info").render())
+        assert "installed by com.android.vending" in info and "signer " in info
+        await pilot.press("2")
+        ops = _table(app, "#ops")
+        await _until(lambda: "CAMERA" in [row[0] for row in _cells(ops)])
+        ops.move_cursor(row=[row[0] for row in _cells(ops)].index("CAMERA"))
+        await pilot.press("r")  # deny
+        await _until(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await _until(lambda: device.state.op(mm, 0, "CAMERA").mode == "ignore")
+        await _until(lambda: ["CAMERA", "ignore"] in [row[:2] for row in _cells(ops)])
+        await pilot.press("g")  # allow again
+        await _until(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        # as the phone reports it (appops), read back by the action and then by the engine
+        await _until(lambda: ["CAMERA", "allow"] in [row[:2] for row in _cells(ops)])
+        audit = [(r.action, r.status) for r in store.audit(serial=device.serial)]
+        assert audit == [("appop", "done"), ("appop", "done")]
+        await pilot.press("3")
+        activity = _table(app, "#activity")
+        await _until(lambda: [row[1] for row in _cells(activity)].count("appop_changed") >= 2)
+        assert {row[3] for row in _cells(activity) if row[1] == "appop_changed"} == {"tetherguard"}
+
+
+async def test_marked_findings_are_acted_on_after_one_confirmation(
+    running: tuple[TetherguardApp, SimDevice, Store], plug: Plug
+) -> None:
+    app, device, store = running
+    state = device.state
+    apps = (WEIBO, "com.tencent.mm")
+    async with app.run_test(size=(140, 40), notifications=True) as pilot:
+        await _fleet_shown(app, device, store)
+        for package in apps:
+            plug.host.call(lambda p=package: state.grant(p, 0, CONTACTS))
+        await _until(lambda: len(app.model.open_findings()) == 2)
+        await pilot.press("a")
+        await _until(lambda: isinstance(app.screen, AlertsScreen) and app.screen.ready)
+        await _until(lambda: _table(app, "#alerts").row_count == 2)
+        await pilot.press("M", "r")  # mark all, act
+        await _until(lambda: isinstance(app.screen, ConfirmScreen))
+        assert len(app.screen.plans) == 2  # type: ignore[attr-defined]
+        shown = str(app.screen.query_one("Static").render())
+        assert "2 actions" in shown and all(f"Revoke {CONTACTS} from {p}" in shown for p in apps)
+        await pilot.press("y")
+        for package in apps:
+            await _until(
+                lambda p=package: not state.packages[p].users[0].permissions[CONTACTS].granted
+            )
+        await _until(lambda: any(n.title == "2 done" for n in app._notifications))
+        await _until(lambda: _table(app, "#alerts").row_count == 0)

@@ -9,12 +9,14 @@ action with its read-back.
 
 from __future__ import annotations
 
+import gc
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
@@ -33,8 +35,9 @@ from tui.screens import (
     FleetScreen,
     HelpScreen,
     RefusedScreen,
+    TgScreen,
 )
-from tui.source import EngineSource
+from tui.source import Source
 
 
 @dataclass
@@ -53,6 +56,26 @@ class ActionDone(Message):
     finding: Event | None = None
 
 
+FULL_PASS_IDLE_S = 2.0
+"""A full garbage collection runs only after this long without a key or a click ..."""
+FULL_PASS_EVERY_S = 30.0
+"""... at most this often ..."""
+FULL_PASS_LATEST_S = 300.0
+"""... and at the latest this long after the last one, whatever the user is doing."""
+
+
+TOAST_LINES = 3
+"""Findings named in one summary toast; the inbox has the rest."""
+
+
+@dataclass
+class BatchDone(Message):
+    """Several actions finished (the marked findings in the inbox)."""
+
+    done: list[tuple[str, Outcome, Event | None]]
+    failed: list[str]
+
+
 class TetherguardApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "tetherguard"
@@ -63,7 +86,7 @@ class TetherguardApp(App[None]):
         Binding("t", "toggle_theme", "Light/dark"),
     ]
 
-    def __init__(self, source: EngineSource, *, refresh_s: float = 0.5) -> None:
+    def __init__(self, source: Source, *, refresh_s: float = 0.5, tune_gc: bool = True) -> None:
         super().__init__()
         self.source = source
         self.model = FleetModel()
@@ -73,18 +96,61 @@ class TetherguardApp(App[None]):
         self._dirty = True
         self._refresh_s = refresh_s
         self._ticks = 0
+        self.tune_gc = tune_gc
+        self._collected = self._input_at = time.monotonic()
+        self._thresholds = gc.get_threshold()
+        self.toast_s = 2.0
+        self._toasted = 0.0
+        self._arrived: list[Event] = []
+        """Findings not toasted yet: toasted once per redraw, many as one summary (a toast per
+        event would bury the screen, and the layout work, when a fleet streams)."""
 
     # ---------------------------------------------------------------- life
     def on_mount(self) -> None:
+        # Facts from the engine's device records, not the phones' snapshots: fifty decoded
+        # snapshots are a million objects for the garbage collector to walk, and pauses.
         self.model.load(self.source.devices(), self.source.findings())
-        for view in self.model.fleet():
-            self.model.snapshot_info(view.serial, self.source.snapshot(view.serial))
         self.source.subscribe(self._from_engine)
         self.push_screen(FleetScreen())
         self.set_interval(self._refresh_s, self._redraw)
+        self.call_after_refresh(self._quiet_collector)
+        self.set_interval(1.0, self._collect_when_idle)
+
+    # The garbage collector's full passes walk every object the process holds (Textual's
+    # widgets, an in-process engine's state for every phone): a tenth of a second or more with
+    # a fleet attached, and a key that arrives meanwhile waits. So the app decides when they
+    # run: what exists once the first screen is up lives as long as the app and is moved out
+    # of the collector's sight (gc.freeze); automatic full passes are off, and one runs when
+    # the user has not touched a key for a moment (young objects are collected as before).
+    def _quiet_collector(self) -> None:
+        if not self.tune_gc:
+            return
+        gc.freeze()
+        self._thresholds = gc.get_threshold()
+        young, middle, _ = self._thresholds
+        gc.set_threshold(young, middle, 1 << 30)
+        self._collected = time.monotonic()
+
+    def _collect_when_idle(self) -> None:
+        if not self.tune_gc:
+            return
+        now = time.monotonic()
+        since = now - self._collected
+        idle = now - self._input_at >= FULL_PASS_IDLE_S
+        if (idle and since >= FULL_PASS_EVERY_S) or since >= FULL_PASS_LATEST_S:
+            gc.collect()
+            self._collected = time.monotonic()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.MouseDown):
+            self._input_at = time.monotonic()
+        await super().on_event(event)
 
     def on_unmount(self) -> None:
         self.source.close()
+        if self.tune_gc:  # the process goes on (tests, a library user): collection as before
+            gc.unfreeze()
+            gc.set_threshold(*self._thresholds)
 
     def _from_engine(self, event: Event) -> None:
         """Called on an engine thread."""
@@ -94,31 +160,56 @@ class TetherguardApp(App[None]):
     def _event(self, message: EngineEvent) -> None:
         event = message.event
         self.model.apply(event)
-        if event.kind == "device_state" or event.serial not in self.model.devices:
-            self.model.snapshot_info(event.serial, self.source.snapshot(event.serial))
+        if event.kind == "device_state":  # a new phone, or one back: its model and release
+            self.model.sync(self.source.devices())
         if event.finding and event.kind != "sensitive_use_stopped":
-            what = f"{event.kind.replace('_', ' ')}: {printable(event.package or '', 60)}"
-            self.notify(what, title=printable(event.serial, 30), severity="warning", markup=False)
+            self._arrived.append(event)
         self._dirty = True
 
-    def _redraw(self) -> None:
-        """Redraw the screen on top when something changed (at most every refresh_s)."""
+    def _toast(self) -> None:
+        """Toast what arrived since the last toast: one finding by name, several as one; at most
+        one toast every ``toast_s`` (each toast costs a layout of the whole screen)."""
+        now = time.monotonic()
+        if not self._arrived or now - self._toasted < self.toast_s:
+            return
+        self._toasted = now
+        arrived, self._arrived = self._arrived, []
+        if len(arrived) == 1:
+            event = arrived[0]
+            what = f"{event.kind.replace('_', ' ')}: {printable(event.package or '', 60)}"
+            self.notify(what, title=printable(event.serial, 30), severity="warning", markup=False)
+            return
+        phones = {e.serial for e in arrived}
+        lines = [
+            f"{e.kind.replace('_', ' ')}: {printable(e.package or '', 40)}"
+            f" on {printable(e.serial, 24)}"
+            for e in arrived[:TOAST_LINES]
+        ]
+        if len(arrived) > TOAST_LINES:
+            lines.append(f"... and {len(arrived) - TOAST_LINES} more: press a for the inbox")
+        self.notify(
+            "\n".join(lines),
+            title=f"{len(arrived)} new findings on {len(phones)} phone(s)",
+            severity="warning",
+            markup=False,
+        )
+
+    def _redraw(self, *, force: bool = False) -> None:
+        """Redraw the screen on top when something changed (at most every refresh_s, and as
+        often as that screen allows; ``force`` after the user's own action)."""
         self._ticks += 1
+        self._toast()
         if self._ticks % 4 == 0:  # new phones and their facts, from the engine's records
             self.model.sync(self.source.devices())
             self._dirty = True
-        if not self._dirty:
+        if not (self._dirty or force):
             return
-        self._dirty = False
         screen = self.screen
-        refresh = getattr(screen, "refresh_data", None)
-        if callable(refresh) and getattr(screen, "ready", False) and screen.is_attached:
-            try:
-                refresh()
-            except NoMatches:  # being torn down (the app is closing): nothing to draw
-                return
-        else:
-            self._dirty = True  # not mounted yet: next tick
+        try:
+            done = isinstance(screen, TgScreen) and screen.redraw(force=force)
+        except NoMatches:  # being torn down (the app is closing): nothing to draw
+            return
+        self._dirty = not done
 
     # ---------------------------------------------------------------- actions
     def confirm(self, serial: str, action: Action, finding: Event | None = None) -> None:
@@ -141,7 +232,7 @@ class TetherguardApp(App[None]):
     def _probed(self, serial: str, caps: dict[str, Capability]) -> None:
         self.capabilities[serial] = caps
         self._dirty = True
-        self._redraw()
+        self._redraw(force=True)
 
     @work(thread=True, exclusive=True, group="actions", exit_on_error=False)
     def _preview(self, serial: str, action: Action, finding: Event | None) -> None:
@@ -171,7 +262,85 @@ class TetherguardApp(App[None]):
             if yes:
                 self._run(serial, action, finding)
 
-        self.push_screen(ConfirmScreen(serial, action, preview), answered)
+        self.push_screen(ConfirmScreen([(serial, action, preview)]), answered)
+
+    def confirm_many(self, plans: list[tuple[str, Action, Event | None]]) -> None:
+        """Several actions (marked findings) behind one confirmation."""
+        self._preview_many(plans)
+
+    @work(thread=True, exclusive=True, group="actions", exit_on_error=False)
+    def _preview_many(self, plans: list[tuple[str, Action, Event | None]]) -> None:
+        ready: list[tuple[str, Action, Outcome, Event | None]] = []
+        refused: list[str] = []
+        for serial, action, finding in plans:
+            try:
+                preview = self.source.actions(serial).run(action, dry_run=True)
+            except (ActionError, AdbError, StoreError) as exc:
+                refused.append(f"{serial}: {exc}")
+                continue
+            if preview.status == "dry-run":
+                ready.append((serial, action, preview, finding))
+            else:
+                refused.append(f"{serial}: {preview.message}")
+        self.call_from_thread(self._ask_many, ready, refused)
+
+    def _ask_many(
+        self, ready: list[tuple[str, Action, Outcome, Event | None]], refused: list[str]
+    ) -> None:
+        if refused:
+            self.notify(
+                printable("\n".join(refused[:5]), 600),
+                title=f"{len(refused)} not possible",
+                severity="warning",
+                markup=False,
+            )
+        if not ready:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._run_many([(serial, action, finding) for serial, action, _, finding in ready])
+
+        self.push_screen(ConfirmScreen([(s, a, p) for s, a, p, _ in ready]), answered)
+
+    @work(thread=True, group="actions", exit_on_error=False)
+    def _run_many(self, plans: list[tuple[str, Action, Event | None]]) -> None:
+        done: list[tuple[str, Outcome, Event | None]] = []
+        failed: list[str] = []
+        for serial, action, finding in plans:
+            try:
+                outcome = self.source.actions(serial).run(action)
+            except (ActionError, AdbError, StoreError) as exc:
+                failed.append(f"{serial}: {exc}")
+                continue
+            if outcome.status == "done":
+                done.append((serial, outcome, finding))
+            else:
+                failed.append(f"{serial}: {outcome.message}")
+        self.post_message(BatchDone(done, failed))
+
+    @on(BatchDone)
+    def _batch_done(self, message: BatchDone) -> None:
+        for serial, outcome, finding in message.done:
+            self.source.invalidate(serial)
+            self.last_action = (serial, outcome)
+            if finding is not None:
+                self.model.dismiss(finding)
+        lines = [printable(o.message, 100) for _, o, _ in message.done[:TOAST_LINES]]
+        if len(message.done) > TOAST_LINES:
+            lines.append(f"... and {len(message.done) - TOAST_LINES} more")
+        if message.done:
+            self.notify("\n".join(lines), title=f"{len(message.done)} done", markup=False)
+        if message.failed:
+            self.notify(
+                printable("\n".join(message.failed[:TOAST_LINES]), 600),
+                title=f"{len(message.failed)} failed",
+                severity="error",
+                markup=False,
+                timeout=10,
+            )
+        self._dirty = True
+        self._redraw(force=True)
 
     @work(thread=True, group="actions", exit_on_error=False)
     def _run(self, serial: str, action: Action, finding: Event | None) -> None:
@@ -203,7 +372,7 @@ class TetherguardApp(App[None]):
                 timeout=10,
             )
         self._dirty = True
-        self._redraw()
+        self._redraw(force=True)
 
     def action_undo(self) -> None:
         if self.last_action is None or self.last_action[1].audit_id is None:
@@ -230,7 +399,7 @@ class TetherguardApp(App[None]):
         self.model.dismiss(event)
         self.notify(f"accepted into the baseline ({n} entr{'y' if n == 1 else 'ies'})")
         self._dirty = True
-        self._redraw()
+        self._redraw(force=True)
 
     # ---------------------------------------------------------------- app keys
     def action_help(self) -> None:
@@ -240,10 +409,28 @@ class TetherguardApp(App[None]):
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
 
     def action_alerts(self) -> None:
-        self.push_screen(AlertsScreen())
+        """The inbox: one screen for the app's life (built once: a hundred rows and their
+        layout are not rebuilt at every visit), brought to the top if it is open below."""
+        if not self.is_screen_installed("alerts"):
+            self.install_screen(AlertsScreen(), "alerts")
+        inbox = self.get_screen("alerts")
+        if inbox in self.screen_stack:
+            while self.screen is not inbox:
+                self.pop_screen()
+            return
+        self.push_screen(inbox)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        # The screen's own keys as commands too (the palette lists every action there is).
+        seen = {"app.pop_screen"}
+        for binding in screen.BINDINGS:
+            if not isinstance(binding, Binding) or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            method = getattr(screen, f"action_{binding.action}", None)
+            if callable(method):
+                yield SystemCommand(binding.description, f"key: {binding.key}", method)
         yield SystemCommand("Alerts inbox", "Findings without consent", self.action_alerts)
         yield SystemCommand(
             "Undo last action", "Put back what the last action changed", self.action_undo

@@ -19,7 +19,9 @@ from agent.cli import main as agent_main
 def _add_tui(sub: Any) -> None:
     p = sub.add_parser("tui", help="the terminal UI on the phones attached (engine in-process)")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between checks")
-    p.add_argument("--store", help="the database (default: the data directory)")
+    p.add_argument("--serial", action="append", help="only this phone (repeatable)")
+    p.add_argument("--store", help="the database (default: [store] path of the configuration)")
+    p.add_argument("--config", help="the tetherguard.toml to read (default: the usual places)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,11 +50,26 @@ def _tui(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from agent.adb import AdbClient
+    from agent.config import ConfigError, load_config
+    from agent.labels import LabelCache
+    from agent.paths import cache_dir
     from agent.store import Store
     from tui.run import run_tui
 
-    with Store.open(Path(args.store) if args.store else None) as store:
-        run_tui(AdbClient(), store, interval=args.interval)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"tetherguard: config: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    path = Path(args.store) if args.store else config.store.path
+    with Store.open(path, retention_days=config.store.retention_days) as store:
+        run_tui(
+            AdbClient(),
+            store,
+            interval=args.interval,
+            serials=args.serial,
+            labels=LabelCache(cache_dir() / "labels"),
+        )
     return ExitCode.OK
 
 

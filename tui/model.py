@@ -64,8 +64,8 @@ class DeviceView:
     release: str = ""
     sdk: int | None = None
     findings: int = 0
-    in_use: dict[tuple[str, str], str] = field(default_factory=dict)
-    """(package, op) -> foreground/background, for uses in progress."""
+    in_use: dict[tuple[str, str], Event] = field(default_factory=dict)
+    """(package, op) -> the event that started a use still in progress."""
 
     @property
     def live(self) -> str:
@@ -125,22 +125,11 @@ class FleetModel:
                     view.state = "device" if state == "rebooted" else state
             key = (event.package or "", str(event.detail.get("op")))
             if event.kind == "sensitive_use_started" and not event.detail.get("noted"):
-                fg = event.detail.get("foreground")
-                view.in_use[key] = "background" if fg is False else "foreground"
+                view.in_use[key] = event
             elif event.kind == "sensitive_use_stopped":
                 view.in_use.pop(key, None)
             if _inbox_worthy(event):
                 self._add_finding(event)
-
-    def snapshot_info(self, serial: str, snapshot: Snapshot | None) -> None:
-        """Device facts from its latest snapshot."""
-        if snapshot is None:
-            return
-        with self._lock:
-            view = self._view(serial)
-            view.model = snapshot.props.model or view.model
-            view.release = snapshot.props.release or view.release
-            view.sdk = snapshot.props.sdk or view.sdk
 
     def open_findings(self) -> list[Event]:
         """Findings not dismissed, newest first."""
@@ -159,10 +148,25 @@ class FleetModel:
         with self._lock:
             return sorted(self.devices.values(), key=lambda v: v.serial)
 
+    def findings_by_package(self, serial: str) -> dict[str, int]:
+        """Open findings per package on one phone (the apps list's column)."""
+        counts: dict[str, int] = {}
+        with self._lock:
+            for e in self.inbox:
+                if e.serial == serial and e.package and e.id not in self.dismissed:
+                    counts[e.package] = counts.get(e.package, 0) + 1
+        return counts
+
     def events_of(self, serial: str, limit: int = 200) -> list[Event]:
         with self._lock:
             found = [e for e in reversed(self.recent) if e.serial == serial]
         return found[:limit]
+
+
+def where(event: Event) -> str:
+    """Where a use happens: "background", "foreground", or "" when the phone does not say."""
+    fg = event.detail.get("foreground")
+    return "background" if fg is False else "foreground" if fg is True else ""
 
 
 def _inbox_worthy(event: Event) -> bool:

@@ -12,6 +12,7 @@ from pathlib import Path
 from agent.adb import AdbClient
 from agent.adb.server import PrivateAdbServer
 from agent.engine import Engine
+from agent.labels import LabelCache
 from agent.sim.scenario import load_scenario, run_scenario
 from agent.simfleet import SimFleet
 from agent.store import Store
@@ -31,9 +32,17 @@ DEMO_STORY = (
 """What the demo's phones live through, one scenario at a time on a random phone."""
 
 
-def run_tui(client: AdbClient, store: Store, *, interval: float = 2.0) -> None:
-    """The TUI over the engine watching ``client``'s phones (until the user quits)."""
-    engine = Engine(client, store, interval=interval)
+def run_tui(
+    client: AdbClient,
+    store: Store,
+    *,
+    interval: float = 2.0,
+    serials: Sequence[str] | None = None,
+    labels: LabelCache | None = None,
+) -> None:
+    """The TUI over the engine watching ``client``'s phones (all, or ``serials``) until the
+    user quits; app labels come from ``labels`` (what ``scan --labels`` read)."""
+    engine = Engine(client, store, interval=interval, serials=serials or None, labels=labels)
     app = TetherguardApp(EngineSource(engine))
     engine.start()
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from agent.actions import Actions
 from agent.baseline import accept_event
@@ -18,6 +19,21 @@ from agent.engine import Engine
 from agent.events import Event
 from agent.snapshot import Snapshot
 from agent.store import DeviceRecord, StoreError
+
+
+class Source(Protocol):
+    """What the TUI needs of the engine; :class:`EngineSource` is the in-process one."""
+
+    def subscribe(self, callback: Callable[[Event], None]) -> None: ...
+    def close(self) -> None: ...
+    def devices(self) -> list[DeviceRecord]: ...
+    def findings(self, limit: int = 500) -> list[Event]: ...
+    def history(self, serial: str, package: str | None, limit: int = 200) -> list[Event]: ...
+    def snapshot(self, serial: str) -> Snapshot | None: ...
+    def invalidate(self, serial: str) -> None: ...
+    def start_graph(self, serial: str) -> list[tuple[str, str, int]]: ...
+    def actions(self, serial: str) -> Actions: ...
+    def accept(self, event: Event) -> int: ...
 
 
 class EngineSource:
@@ -29,6 +45,9 @@ class EngineSource:
         self._unsubscribe: Callable[[], None] | None = None
         self._snapshots: dict[str, tuple[float, Snapshot | None]] = {}
         self.max_age_s = 2.0
+        self.keep = 4
+        """Snapshots kept decoded (the phones looked at last): each is tens of thousands of
+        objects, and the garbage collector's pauses grow with every one kept."""
 
     def subscribe(self, callback: Callable[[Event], None]) -> None:
         self._unsubscribe = self.engine.subscribe(callback)
@@ -53,6 +72,18 @@ class EngineSource:
             return []
         return list(reversed(found[:limit]))
 
+    def history(self, serial: str, package: str | None, limit: int = 200) -> list[Event]:
+        """What happened on one phone (to one app, or to all), newest first: from the store,
+        so it reaches back before the TUI started."""
+        try:
+            return list(
+                self.engine.store.events(
+                    serial=serial, package=package, limit=limit, newest_first=True
+                )
+            )
+        except StoreError:
+            return []
+
     def snapshot(self, serial: str) -> Snapshot | None:
         """The device's latest snapshot, read from the store at most every ``max_age_s`` (a
         snapshot is a few hundred kilobytes to decode: not on every redraw)."""
@@ -67,7 +98,10 @@ class EngineSource:
         before = cached[1] if cached is not None else None
         if before is not None and snap is not None and snap.taken_at == before.taken_at:
             snap = before  # the same: keep the object (screens compare by identity)
-        self._snapshots[serial] = (now, snap)
+        self._snapshots.pop(serial, None)
+        self._snapshots[serial] = (now, snap)  # the newest last
+        while len(self._snapshots) > self.keep:
+            del self._snapshots[next(iter(self._snapshots))]
         return snap
 
     def invalidate(self, serial: str) -> None:

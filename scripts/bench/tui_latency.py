@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import random
 import statistics
 import subprocess
@@ -73,6 +74,21 @@ async def _presses(app: TetherguardApp, n: int) -> list[float]:
                 await pilot.pause()  # let it paint before the next key
             await asyncio.sleep(0.05)
     return took
+
+
+def _full_passes(pauses: list[float]) -> Callable[[str, dict[str, int]], None]:
+    """A gc callback recording how long each full collection stopped the process."""
+    started = [0.0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses.append(time.perf_counter() - started[0])
+
+    return callback
 
 
 def child(devices: int, port: int) -> int:
@@ -142,7 +158,10 @@ def main() -> int:
         fleet.stdin.write("go\n")
         fleet.stdin.flush()
         e0, t0 = events[0], time.monotonic()
+        pauses: list[float] = []
+        gc.callbacks.append(_full_passes(pauses))
         busy = asyncio.run(_presses(TetherguardApp(EngineSource(engine)), args.presses))
+        gc.callbacks.clear()
         rate = (events[0] - e0) / (time.monotonic() - t0)
         engine.stop()
         fleet.stdin.close()
@@ -159,6 +178,8 @@ def main() -> int:
             f"  {name:<12}: p50 {quantile(values, 50) * 1000:6.1f} ms  "
             f"p95 {quantile(values, 95) * 1000:6.1f} ms  max {max(values) * 1000:6.1f} ms"
         )
+    longest = f", the longest {max(pauses) * 1000:.0f} ms" if pauses else ""
+    print(f"  full garbage-collector passes while streaming: {len(pauses)}{longest}")
     ratio = quantile(busy, 95) / quantile(idle, 95)
     print(f"ratio (p95 streaming / idle): {ratio:.2f}x")
     ok = quantile(busy, 95) <= TARGET_P95_S
