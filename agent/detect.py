@@ -624,8 +624,11 @@ class Detector:
                     previous_mode = was.mode if was is not None else _default_mode(entry)
                     if previous_mode == entry.mode:
                         continue
-                    if was is None and ctx.prev.package(pkg_name) is None:
-                        continue  # a new package's ops come with its install event
+                    if was is None and not _installed_before(ctx.prev, pkg_name, block.uid):
+                        # A new package's ops, or those of one installed again for this user
+                        # (``install-existing`` after ``uninstall -k --user``), come with its
+                        # install event.
+                        continue
                     self._op_event(
                         ctx, block.uid, pkg_name, entry.op, entry.mode, previous_mode, "package"
                     )
@@ -812,6 +815,11 @@ def _known_uid(snap: Snapshot, uid: int) -> bool:
         pkg.uid is not None and app_id_of(pkg.uid) == app_id_of(uid) and _installed(pkg, user)
         for pkg in snap.packages.packages
     )
+
+
+def _installed_before(snap: Snapshot, package: str, uid: int) -> bool:
+    pkg = snap.package(package)
+    return pkg is not None and _installed(pkg, uid // PER_USER_RANGE)
 
 
 def _default_mode(entry: AppOpEntry) -> str:

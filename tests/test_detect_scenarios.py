@@ -82,3 +82,30 @@ def test_the_policy_replay_reports_every_kind_each_scenario_expects(
 ) -> None:
     # `policy test` replays a scenario in-process with every watcher, live ones included.
     check(scenario, replay(scenario, profile))
+
+
+@pytest.mark.parametrize("profile", ["fire-hd10-a9", "galaxy-a40-a10", "pixel6a-a14"])
+def test_an_app_installed_again_for_a_user_brings_its_app_ops_without_a_report(
+    profile: str,
+) -> None:
+    # `uninstall -k --user 0` then `install-existing` (tetherguard's restore, or a reinstall):
+    # the app comes back with the app ops it had (TikTok keeps background running ignored);
+    # the install event says what happened, not an app op change nobody made.
+    tiktok = "com.ss.android.ugc.aweme"
+    state = build_state(PROFILES[profile])
+    assert state.op(tiktok, 0, "RUN_ANY_IN_BACKGROUND").mode == "ignore"
+    collector = Collector(LocalLink(SimDevice(state)))  # type: ignore[arg-type]
+    detector = Detector(clock=lambda: 1_000.0)
+    snap = collector.full()
+    detector.remember(snap)
+    kinds: list[list[str]] = []
+    for change in (
+        lambda: state.uninstall(tiktok, 0, keep_data=True),
+        lambda: state.install_existing(tiktok, 0),
+    ):
+        change()
+        cur = collector.cycle(replace(snap, sweeps_due=1))
+        kinds.append(sorted({e.kind for e in detector.diff(snap, cur) if e.package == tiktok}))
+        snap = cur
+    assert kinds[0] == ["package_removed"]
+    assert "package_installed" in kinds[1] and "appop_changed" not in kinds[1]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.text import Text
@@ -315,3 +316,64 @@ async def test_marked_findings_are_acted_on_after_one_confirmation(
             )
         await _until(lambda: any(n.title == "2 done" for n in app._notifications))
         await _until(lambda: _table(app, "#alerts").row_count == 0)
+
+
+async def test_every_app_action_changes_the_phone_and_a_finding_is_accepted(
+    running: tuple[TetherguardApp, SimDevice, Store], plug: Plug
+) -> None:
+    app, device, store = running
+    state, tiktok = device.state, "com.ss.android.ugc.aweme"
+
+    def user_state() -> Any:
+        return state.packages[tiktok].users[0]
+
+    async def act(key: str, done: Callable[[], object]) -> None:
+        await pilot.press(key)
+        await _until(lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await _until(done)
+        await _until(lambda: isinstance(app.screen, AppScreen))
+
+    async with app.run_test(size=(140, 40), notifications=True) as pilot:
+        await _fleet_shown(app, device, store)
+        component = f"{tiktok}/.Main"
+        plug.host.call(
+            lambda: state.start_process(tiktok, 0, reason="activity", component=component)
+        )
+
+        def running_now() -> bool:
+            return any(p.package == tiktok for p in list(state.processes.values()))
+
+        app.push_screen(AppScreen(device.serial, tiktok, 0))
+        await _until(lambda: isinstance(app.screen, AppScreen) and app.screen.ready)
+        assert running_now()
+        await act("k", lambda: not running_now())  # force-stop
+        await act("d", lambda: user_state().enabled == 3)  # disable (for the user)
+        await act("e", lambda: user_state().enabled in (0, 1))  # enable
+        await act("u", lambda: not user_state().installed)  # uninstall, data kept
+        await act("s", lambda: user_state().installed)  # restore
+        await act("B", lambda: True)  # allow background: nothing was restricted
+        done = [n.title for n in app._notifications]
+        assert done.count("Done") == 6 and "Failed" not in done
+        audit = [r.action for r in store.audit(serial=device.serial)]
+        assert audit == ["force_stop", "disable", "enable", "uninstall", "restore", "unrestrict"]
+        # restored as it was: its app ops came back with it (in the same look), no finding
+        await _until(
+            lambda: (
+                "package_installed"
+                in [e.kind for e in store.events(serial=device.serial, package=tiktok)]
+            )
+        )
+        assert app.model.open_findings() == []
+        # a finding accepted into the baseline: no longer open, and remembered
+        plug.host.call(lambda: state.grant(WEIBO, 0, CONTACTS))
+        await _until(lambda: app.model.open_findings())
+        assert [e.package for e in app.model.open_findings()] == [WEIBO]
+        await pilot.press("a")
+        await _until(lambda: isinstance(app.screen, AlertsScreen) and app.screen.ready)
+        await _until(lambda: _table(app, "#alerts").row_count == 1)
+        await pilot.press("A")
+        await _until(lambda: _table(app, "#alerts").row_count == 0)
+        assert [(b.package, b.kind) for b in store.baseline(device.serial)] == [
+            (WEIBO, "permission_granted")
+        ]
