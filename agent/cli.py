@@ -457,10 +457,11 @@ def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.Argume
     p.add_argument("--store", type=Path, help="the database (default: in the data directory)")
     p.set_defaults(func=cmd_baseline)
 
-    from agent import cli_actions, cli_policy
+    from agent import cli_actions, cli_export, cli_policy
 
     cli_actions.add_parsers(sub)
     cli_policy.add_parsers(sub)
+    cli_export.add_parsers(sub)
 
     p = sub.add_parser("connect", help="attach a Wi-Fi/TCP device (adb connect HOST:PORT)")
     p.add_argument("address")

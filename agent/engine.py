@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from agent.actions import Actions
 from agent.adb import AdbClient, AdbError, DeviceEvent, DeviceTracker
@@ -37,6 +38,8 @@ from agent.uses import UseMonitor, UseWorker
 
 log = logging.getLogger(__name__)
 
+PRUNE_EVERY_S: Final = 86_400.0
+"""How often a running engine drops what is older than the store's retention."""
 DEFAULT_INTERVAL = 2.0
 DEFAULT_USE_PERIOD = 0.5
 """Seconds between two live-use probes of a device (one small round trip each)."""
@@ -384,13 +387,20 @@ class Engine:
         except AdbError as exc:
             self._problem(f"device tracking stopped: {exc}")
 
+    def _prune(self) -> None:
+        """The retention (default 180 days; the regulation asks for 60): at start, then daily."""
+        while True:
+            try:
+                self.store.prune()
+            except StoreError as exc:
+                self._problem(f"store: {exc}")
+            if self._stop.wait(PRUNE_EVERY_S):
+                return
+
     def start(self) -> None:
         """Start watching in background threads; returns at once."""
         self._stop.clear()
-        try:  # retention (default 180 days; the regulation asks for 60)
-            self.store.prune()
-        except StoreError as exc:
-            self._problem(f"store: {exc}")
+        threading.Thread(target=self._prune, name="watch:prune", daemon=True).start()
         threading.Thread(target=self._track, name="watch:track", daemon=True).start()
 
     def stop(self, timeout: float = 10.0) -> None:
