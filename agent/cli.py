@@ -104,8 +104,14 @@ def _since(text: str | None) -> float | None:
 def _event_line(event: Any) -> str:
     stamp = time.strftime("%H:%M:%S", time.localtime(event.ts))
     detail = ", ".join(
-        f"{k}={v}" for k, v in event.detail.items() if k not in ("event",) and v not in (None, [])
+        f"{k}={v}"
+        for k, v in event.detail.items()
+        if k not in ("event", "host") and v not in (None, [])
     )
+    host = event.detail.get("host")
+    if isinstance(host, list) and host and isinstance(host[0], dict):
+        # The program on this computer seen driving adb then (agent.hostwatch).
+        detail += f", via={' '.join(str(a) for a in host[0].get('cmdline') or [])[:120]}"
     who = f"{event.package or '-'}" + (f" (user {event.user})" if event.user is not None else "")
     mark = "!" if event.finding else " "
     return printable(
@@ -128,6 +134,7 @@ def _positive(text: str) -> float:
 def cmd_watch(args: argparse.Namespace) -> int:
     from agent.config import ConfigError, load_config
     from agent.engine import Engine
+    from agent.hostwatch import HostWatcher
     from agent.labels import LabelCache
     from agent.paths import cache_dir
     from agent.store import Store
@@ -140,9 +147,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
     alerts = config.alerts
     found_findings = False
     path = args.store or config.store.path
+    client = AdbClient()
     with Store.open(path, retention_days=config.store.retention_days) as store:
         engine = Engine(
-            AdbClient(),
+            client,
             store,
             interval=args.interval,
             sweep_every=args.full_read_every,
@@ -150,6 +158,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
             labels=LabelCache(cache_dir() / "labels"),
             live=not args.no_live,
             use_period=args.use_period,
+            host=None if args.no_host else HostWatcher(port=client.address.port),
         )
 
         def show(event: Any) -> None:
@@ -426,6 +435,11 @@ def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.Argume
         "--no-live",
         action="store_true",
         help="no live watch of sensitive use and app starts: state changes only",
+    )
+    p.add_argument(
+        "--no-host",
+        action="store_true",
+        help="do not watch which programs on this computer talk to adb (host attribution)",
     )
     p.add_argument("--jsonl", action="store_true", help="one JSON object per event on stdout")
     p.add_argument("--store", type=Path, help="the database (default: in the data directory)")

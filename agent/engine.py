@@ -22,7 +22,8 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Final
 
 from agent.actions import Actions
@@ -30,6 +31,7 @@ from agent.adb import AdbClient, AdbError, DeviceEvent, DeviceTracker
 from agent.collect import SWEEP_EVERY, Collector
 from agent.detect import Detector, Settings
 from agent.events import Consent, Event, Severity
+from agent.hostwatch import ATTRIBUTED_KINDS, HostWatcher
 from agent.labels import LabelCache
 from agent.snapshot import Snapshot
 from agent.starts import StartTracker, StreamWorker, platform_packages, uid_packages
@@ -38,6 +40,8 @@ from agent.uses import UseMonitor, UseWorker
 
 log = logging.getLogger(__name__)
 
+HOST_WINDOW_S: Final = 10.0
+"""At least this long before a change, a host program seen talking to adb may have made it."""
 PRUNE_EVERY_S: Final = 86_400.0
 """How often a running engine drops what is older than the store's retention."""
 DEFAULT_INTERVAL = 2.0
@@ -128,6 +132,9 @@ class Engine:
     live: bool = True
     """Also watch sensitive use and app starts as they happen (``watch``; not ``--once``)."""
     use_period: float = DEFAULT_USE_PERIOD
+    host: HostWatcher | None = None
+    """Who on this computer talks to the adb server: attached to installs and permission
+    changes as ``detail["host"]`` (``watch`` runs one; started and stopped with the engine)."""
     _subscribers: list[Subscriber] = field(default_factory=list)
     _workers: dict[str, threading.Thread] = field(default_factory=dict)
     _trackers: dict[str, StartTracker] = field(default_factory=dict)
@@ -162,7 +169,7 @@ class Engine:
         return q, self.subscribe(q.put)
 
     def _publish(self, events: Iterable[Event], snapshot: Snapshot | None = None) -> None:
-        batch = list(events)
+        batch = [self._with_host(e) for e in events]
         # Recorded first, with the snapshot they were found in, in one transaction: an event is
         # never shown that a restart could lose, and never reported again after a crash.
         try:
@@ -387,6 +394,22 @@ class Engine:
         except AdbError as exc:
             self._problem(f"device tracking stopped: {exc}")
 
+    def _with_host(self, event: Event) -> Event:
+        """The programs on this computer seen talking to adb just before the change (the
+        change happened since the previous look, an interval or so ago)."""
+        if (
+            self.host is None
+            or event.kind not in ATTRIBUTED_KINDS
+            or event.consent is Consent.TETHERGUARD
+        ):
+            return event
+        since = event.ts - max(HOST_WINDOW_S, 3 * self.interval)
+        clients = self.host.attribute(event.serial, event.package, since, event.ts)
+        if not clients:
+            return event
+        detail = {**event.detail, "host": [c.as_dict() for c in clients]}
+        return replace(event, detail=MappingProxyType(detail))
+
     def _prune(self) -> None:
         """The retention (default 180 days; the regulation asks for 60): at start, then daily."""
         while True:
@@ -400,11 +423,15 @@ class Engine:
     def start(self) -> None:
         """Start watching in background threads; returns at once."""
         self._stop.clear()
+        if self.host is not None:
+            self.host.start()
         threading.Thread(target=self._prune, name="watch:prune", daemon=True).start()
         threading.Thread(target=self._track, name="watch:track", daemon=True).start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        if self.host is not None:
+            self.host.stop()
         tracker = self._tracker
         if tracker is not None:
             tracker.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 from agent.adb import AdbClient
 from agent.adb.server import PrivateAdbServer
 from agent.engine import Engine
+from agent.hostwatch import HostWatcher
 from agent.labels import LabelCache
 from agent.sim.scenario import load_scenario, run_scenario
 from agent.simfleet import SimFleet
@@ -42,7 +43,14 @@ def run_tui(
 ) -> None:
     """The TUI over the engine watching ``client``'s phones (all, or ``serials``) until the
     user quits; app labels come from ``labels`` (what ``scan --labels`` read)."""
-    engine = Engine(client, store, interval=interval, serials=serials or None, labels=labels)
+    engine = Engine(
+        client,
+        store,
+        interval=interval,
+        serials=serials or None,
+        labels=labels,
+        host=HostWatcher(port=client.address.port),
+    )
     app = TetherguardApp(EngineSource(engine))
     engine.start()
     try:

@@ -66,10 +66,25 @@ def _what(event: Event) -> str:
         fg = d.get("foreground")
         where = " (background)" if fg is False else " (foreground)" if fg is True else ""
         return f"{d['op']}{where}"
-    for key in ("permission", "op", "reason", "installer", "state"):
-        if d.get(key):
-            return str(d[key]).removeprefix("android.permission.")
-    return ""
+    what = next((str(d[k]).removeprefix("android.permission.") for k in _WHAT_KEYS if d.get(k)), "")
+    return what + _by_host(d.get("host"))
+
+
+_WHAT_KEYS: Final = ("permission", "op", "reason", "installer", "state")
+
+
+def _by_host(clients: object) -> str:
+    """``via adb shell pm grant ... (from bash)``: the program on this computer seen driving
+    adb when the change happened (agent.hostwatch)."""
+    if not isinstance(clients, list) or not clients or not isinstance(clients[0], dict):
+        return ""
+    first = clients[0]
+    argv = [str(a) for a in first.get("cmdline") or []]
+    if argv:
+        argv[0] = argv[0].rsplit("/", 1)[-1]
+    parents = first.get("parents") or []
+    origin = f" (from {parents[0]})" if parents else ""
+    return f"  via {' '.join(argv)[:80]}{origin}"
 
 
 class TgScreen(Screen[None]):
