@@ -90,6 +90,17 @@ def add_parsers(sub: Any) -> None:
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser(
+        "report",
+        help="an HTML page of what the phones did, per phone and app and per regulation clause",
+    )
+    p.add_argument("--since", default="30d", help="from: 30d, 12h ago, a date (default 30d)")
+    p.add_argument("--until", help="up to: same forms (default: now)")
+    p.add_argument("--serial", action="append", default=[], help="only this phone (repeat)")
+    p.add_argument("--output", "-o", required=True, help="the HTML file to write")
+    p.add_argument("--store", type=Path, help="the database (default: in the data directory)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
         "prune",
         help="drop records older than the retention (events, finished actions, deliveries)",
     )
@@ -125,6 +136,33 @@ def cmd_export(args: argparse.Namespace) -> int:
         return FAILED
     if args.output != "-":
         print(f"{n} {args.table} row(s) written to {out} ({fmt})", file=sys.stderr)
+    return OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from agent.regreport import build
+    from agent.store import Store, StoreError
+
+    try:
+        since, until = when(args.since), when(args.until)
+    except ValueError as exc:
+        print(f"tetherguard report: {exc}", file=sys.stderr)
+        return USAGE
+    out = Path(args.output)
+    tmp = out.with_name(f".{out.name}.part")
+    try:
+        with Store.open(args.store) as store:
+            page = build(store, since=since or 0.0, until=until, serials=tuple(args.serial))
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(out)
+    except StoreError as exc:
+        print(f"tetherguard report: {exc}", file=sys.stderr)
+        return FAILED
+    except OSError as exc:
+        print(f"tetherguard report: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+        tmp.unlink(missing_ok=True)
+        return FAILED
+    print(f"report written to {out}", file=sys.stderr)
     return OK
 
 
