@@ -132,11 +132,12 @@ def _positive(text: str) -> float:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
+    from agent.cli_fleet import fleet_url
     from agent.config import ConfigError, load_config
     from agent.engine import Engine
     from agent.hostwatch import HostWatcher
     from agent.labels import LabelCache
-    from agent.paths import cache_dir
+    from agent.paths import cache_dir, data_dir
     from agent.store import Store
 
     try:
@@ -146,7 +147,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
         return ExitCode.USAGE
     alerts = config.alerts
     found_findings = False
-    path = args.store or config.store.path
+    store_arg = args.store or ""
+    fleet = fleet_url(args.fleet) or (store_arg if store_arg.startswith("postgresql:") else None)
+    path = Path(store_arg) if store_arg and not store_arg.startswith("postgresql:") else None
+    path = path or config.store.path
     client = AdbClient()
     with Store.open(path, retention_days=config.store.retention_days) as store:
         engine = Engine(
@@ -168,6 +172,14 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
         engine.subscribe(show)
         with contextlib.ExitStack() as alerting:
+            if fleet:
+                from agent.fleet import FleetSink
+
+                sink = FleetSink(
+                    fleet, data_dir() / "outbox.db", store=store, policy=args.policy
+                ).start()
+                alerting.callback(sink.close)  # ships what it can; the rest waits on disk
+                engine.subscribe(sink)
             if args.policy is not None:
                 from agent.policy.load import PolicyError
 
@@ -442,7 +454,16 @@ def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.Argume
         help="do not watch which programs on this computer talk to adb (host attribution)",
     )
     p.add_argument("--jsonl", action="store_true", help="one JSON object per event on stdout")
-    p.add_argument("--store", type=Path, help="the database (default: in the data directory)")
+    p.add_argument(
+        "--store",
+        help="the database (default: in the data directory); a postgresql:// URL means --fleet",
+    )
+    p.add_argument(
+        "--fleet",
+        metavar="URL",
+        help="also ship events, actions and phones to this PostgreSQL (default: "
+        "TETHERGUARD_FLEET), through a local outbox that survives outages",
+    )
     p.add_argument("--config", type=Path, help="tetherguard.toml (default: the config directory)")
     p.set_defaults(func=cmd_watch)
 
@@ -471,11 +492,12 @@ def build_parser(extend: Callable[[Any], None] | None = None) -> argparse.Argume
     p.add_argument("--store", type=Path, help="the database (default: in the data directory)")
     p.set_defaults(func=cmd_baseline)
 
-    from agent import cli_actions, cli_export, cli_policy
+    from agent import cli_actions, cli_export, cli_fleet, cli_policy
 
     cli_actions.add_parsers(sub)
     cli_policy.add_parsers(sub)
     cli_export.add_parsers(sub)
+    cli_fleet.add_parsers(sub)
 
     p = sub.add_parser("connect", help="attach a Wi-Fi/TCP device (adb connect HOST:PORT)")
     p.add_argument("address")
