@@ -4,6 +4,7 @@ it is back, and two agents watching two simulated fleets share one fleet view.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -22,6 +23,10 @@ from agent.store import Store
 from tests.adbserver import AdbServer
 from tests.postgres import PgServer, pg_bin
 from tests.support import Plug, run_cli, wait_for
+from tests.tui_static import StaticSource
+from tui.app import TetherguardApp
+from tui.screens import HostsScreen
+from tui.widgets import Table
 
 pytestmark = pytest.mark.skipif(
     pg_bin() is None, reason="needs PostgreSQL (CI installs it: apt-get install postgresql)"
@@ -162,6 +167,24 @@ def test_two_agents_with_two_simulated_fleets_share_one_fleet_view(
     assert "desk-1" in table and "desk-2" in table and phones[2].serial in table
     assert cli(["fleet", "--fleet", "postgresql://nobody@127.0.0.1:1/none"]) == 3
     assert "cannot reach the fleet database" in capsys.readouterr().err
+    # the TUI's hosts screen (h) reads the same view, off the main thread
+    assert asyncio.run(_hosts_screen(StaticSource(), pg.url)) == sorted(
+        [("desk-1", phones[0].serial), ("desk-1", phones[1].serial), ("desk-2", phones[2].serial)]
+    )
+
+
+async def _hosts_screen(source: StaticSource, url: str) -> list[tuple[str, str]]:
+    app = TetherguardApp(source, refresh_s=60.0, fleet_url=url)
+    async with app.run_test(size=(140, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("h")
+        async with asyncio.timeout(30):
+            while not (  # noqa: ASYNC110 - the screen's state, as a person would watch it
+                isinstance(app.screen, HostsScreen) and app.screen.query_one(Table).row_count == 3
+            ):
+                await asyncio.sleep(0.05)
+        table = app.screen.query_one(Table)
+        return sorted((str(table.get_row_at(i)[0]), str(table.get_row_at(i)[1])) for i in range(3))
 
 
 def test_watch_ships_to_the_fleet_database(

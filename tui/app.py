@@ -86,9 +86,18 @@ class TetherguardApp(App[None]):
         Binding("t", "toggle_theme", "Light/dark"),
     ]
 
-    def __init__(self, source: Source, *, refresh_s: float = 0.5, tune_gc: bool = True) -> None:
+    def __init__(
+        self,
+        source: Source,
+        *,
+        refresh_s: float = 0.5,
+        tune_gc: bool = True,
+        fleet_url: str | None = None,
+    ) -> None:
         super().__init__()
         self.source = source
+        self.fleet_url = fleet_url
+        """The fleet database (PostgreSQL URL) the hosts screen reads, if any."""
         self.model = FleetModel()
         self.last_action: tuple[str, Outcome] | None = None
         self.capabilities: dict[str, dict[str, Capability]] = {}

@@ -22,6 +22,7 @@ def _add_tui(sub: Any) -> None:
     p.add_argument("--serial", action="append", help="only this phone (repeatable)")
     p.add_argument("--store", help="the database (default: [store] path of the configuration)")
     p.add_argument("--config", help="the tetherguard.toml to read (default: the usual places)")
+    p.add_argument("--fleet", metavar="URL", help="the fleet database the hosts screen (h) reads")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,6 +51,7 @@ def _tui(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from agent.adb import AdbClient
+    from agent.cli_fleet import fleet_url
     from agent.config import ConfigError, load_config
     from agent.labels import LabelCache
     from agent.paths import cache_dir
@@ -69,6 +71,7 @@ def _tui(args: argparse.Namespace) -> int:
             interval=args.interval,
             serials=args.serial,
             labels=LabelCache(cache_dir() / "labels"),
+            fleet_url=fleet_url(args.fleet),
         )
     return ExitCode.OK
 

@@ -40,6 +40,7 @@ def run_tui(
     interval: float = 2.0,
     serials: Sequence[str] | None = None,
     labels: LabelCache | None = None,
+    fleet_url: str | None = None,
 ) -> None:
     """The TUI over the engine watching ``client``'s phones (all, or ``serials``) until the
     user quits; app labels come from ``labels`` (what ``scan --labels`` read)."""
@@ -51,7 +52,7 @@ def run_tui(
         labels=labels,
         host=HostWatcher(port=client.address.port),
     )
-    app = TetherguardApp(EngineSource(engine))
+    app = TetherguardApp(EngineSource(engine), fleet_url=fleet_url)
     engine.start()
     try:
         app.run()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -180,7 +180,15 @@ class FleetScreen(TgScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open device", show=True),
         Binding("a", "alerts", "Alerts inbox"),
+        Binding("h", "hosts", "All hosts"),
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # No fleet database: the key is not offered.
+        return not (action == "hosts" and not self.tg.fleet_url)
+
+    def action_hosts(self) -> None:
+        self.app.push_screen(HostsScreen())
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -223,6 +231,84 @@ class FleetScreen(TgScreen):
 
     def action_alerts(self) -> None:
         self.tg.action_alerts()
+
+
+# --------------------------------------------------------------------------- hosts
+class HostsScreen(TgScreen):
+    """Every host's phones, from the fleet database (``tui --fleet URL``): read on a worker
+    thread every few seconds, so a slow or unreachable database never holds a key."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
+    refresh_every = 5.0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("reading the fleet database ...", id="hosts-summary")
+        yield Table(id="hosts", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "all hosts (fleet database)"
+        self.query_one("#hosts", Table).add_columns(
+            "Host", "Device", "State", "Model", "Android", "Findings 7 d", "Last seen"
+        )
+        self.ready = True
+        self.refresh_data()
+        self.query_one("#hosts", Table).focus()
+        self.set_interval(self.refresh_every, self.refresh_data)
+
+    def refresh_data(self) -> None:
+        self._read()
+
+    @work(thread=True, exclusive=True, group="fleet", exit_on_error=False)
+    def _read(self) -> None:
+        from agent.fleet import FleetError, fleet_view
+
+        url = self.tg.fleet_url
+        if not url:
+            return
+        try:
+            view = fleet_view(url)
+        except FleetError as exc:
+            self.app.call_from_thread(self._show_error, str(exc))
+            return
+        self.app.call_from_thread(self._show, view)
+
+    def _show_error(self, text: str) -> None:
+        self.query_one("#hosts-summary", Static).update(Text(printable(text, 300), style="red"))
+
+    def _show(self, view: list[Any]) -> None:
+        now = time.time()
+        rows: list[Row] = []
+        for d in view:
+            ago = now - d.last_seen
+            seen = (
+                "now"
+                if ago < 90
+                else f"{ago / 60:.0f} min ago"
+                if ago < 7200
+                else (f"{ago / 3600:.0f} h ago")
+            )
+            found = Text(str(d.findings_7d), style="bold red" if d.findings_7d else "dim")
+            rows.append(
+                (
+                    f"{d.host}|{d.serial}",
+                    (
+                        safe(d.host_name, 30),
+                        safe(d.serial),
+                        safe(d.state or "-"),
+                        safe(d.model or "-"),
+                        safe(d.release or "-"),
+                        found,
+                        seen,
+                    ),
+                )
+            )
+        self.query_one("#hosts", Table).fill(rows)
+        hosts = len({d.host for d in view})
+        self.query_one("#hosts-summary", Static).update(
+            f"{len(view)} phone(s) on {hosts} host(s), read {time.strftime('%H:%M:%S')}"
+        )
 
 
 # --------------------------------------------------------------------------- device
@@ -977,7 +1063,8 @@ class RefusedScreen(ModalScreen[None]):
 HELP = """\
 # tetherguard
 
-- **Fleet**: Enter opens a phone, **a** the alerts inbox.
+- **Fleet**: Enter opens a phone, **a** the alerts inbox, **h** every host's phones (with
+  `tui --fleet URL`: the fleet database).
 - Screens with tabs: **]** and **[** switch them (or **1** to **5**; or click).
 - **Device**: tabs Apps, Live, Events, Starts, Admins; **/** filters the apps (fuzzy), **o**
   sorts them (or click a column's header), Enter opens an app. **r** acts on the selected row:
@@ -1015,5 +1102,6 @@ __all__ = [
     "DeviceScreen",
     "FleetScreen",
     "HelpScreen",
+    "HostsScreen",
     "RefusedScreen",
 ]
