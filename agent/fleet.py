@@ -35,7 +35,7 @@ from agent.store import AuditRecord, DeviceRecord, Store, StoreError
 log = logging.getLogger(__name__)
 
 BATCH: Final = 500
-BACKOFF_MAX_S: Final = 30.0
+BACKOFF_MAX_S: Final = 10.0
 HEARTBEAT_S: Final = 30.0
 """How often a host says it is alive (and how its phones are) when nothing else happens."""
 
