@@ -52,9 +52,10 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     now = time.time()
     print(
         f"{'HOST':<16} {'DEVICE':<24} {'STATE':<13} {'MODEL':<16} {'ANDROID':<8} "
-        f"{'FINDINGS 7D':>11}  LAST SEEN"
+        f"{'FINDINGS 7D':>11} {'POLICY (ACTIONS 7D)':<24} LAST SEEN"
     )
     for d in view:
+        policy = f"{d.policy} ({d.policy_actions_7d})" if d.policy else "-"
         ago = now - d.last_seen
         seen = (
             "now"
@@ -67,7 +68,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
             printable(
                 f"{d.host_name[:16]:<16} {d.serial[:24]:<24} {(d.state or '-')[:13]:<13} "
                 f"{(d.model or '-')[:16]:<16} {(d.release or '-')[:8]:<8} "
-                f"{d.findings_7d:>11}  {seen}",
+                f"{d.findings_7d:>11} {policy[:24]:<24} {seen}",
                 300,
             )
         )

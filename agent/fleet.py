@@ -475,6 +475,9 @@ class FleetDevice:
     findings_7d: int
     last_seen: float
     policy: str | None
+    """The policy its host runs (``watch --policy``), if any."""
+    policy_actions_7d: int = 0
+    """Actions that policy took on the phone in the last seven days (done, failed or undone)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -487,6 +490,7 @@ class FleetDevice:
             "findings_7d": self.findings_7d,
             "last_seen": round(self.last_seen, 3),
             "policy": self.policy,
+            "policy_actions_7d": self.policy_actions_7d,
         }
 
 
@@ -497,9 +501,11 @@ def fleet_view(url: str, now: float | None = None) -> list[FleetDevice]:
         rows = conn.execute(
             "SELECT d.host, h.name, d.serial, d.state, d.model, d.release, "
             "(SELECT count(*) FROM events e WHERE e.host = d.host AND e.serial = d.serial "
-            " AND e.finding AND e.ts >= %s), d.last_seen, h.policy "
+            " AND e.finding AND e.ts >= %s), d.last_seen, h.policy, "
+            "(SELECT count(*) FROM audit a WHERE a.host = d.host AND a.serial = d.serial "
+            " AND a.actor LIKE 'policy:%%' AND a.ts >= %s) "
             "FROM devices d JOIN hosts h USING (host) ORDER BY h.name, d.host, d.serial",
-            (now - 7 * 86400,),
+            (now - 7 * 86400, now - 7 * 86400),
         ).fetchall()
     return [FleetDevice(*row) for row in rows]
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from agent.actions import Action
 from agent.adb import AdbClient
 from agent.cli import main as cli
 from agent.engine import Engine
@@ -133,7 +134,10 @@ def test_two_agents_with_two_simulated_fleets_share_one_fleet_view(
     for name, mine in (("desk-1", phones[:2]), ("desk-2", phones[2:])):
         store = Store.open(tmp_path / f"{name}.db")
         engine = Engine(client, store, interval=0.3, serials=[p.serial for p in mine], live=False)
-        sink = FleetSink(pg.url, tmp_path / f"{name}-outbox.db", store=store, name=name)
+        policy = "corp-baseline" if name == "desk-2" else None
+        sink = FleetSink(
+            pg.url, tmp_path / f"{name}-outbox.db", store=store, name=name, policy=policy
+        )
         engine.subscribe(sink)
         sink.start()
         engine.start()
@@ -144,10 +148,26 @@ def test_two_agents_with_two_simulated_fleets_share_one_fleet_view(
         weibo = "com.sina.weibo"
         plug.host.call(lambda: phones[2].state.grant(weibo, 0, "android.permission.READ_CONTACTS"))
 
+        # desk-2's policy undoes it (an action as policy:NAME, shipped from the audit log)
+        _, engine2, _ = agents[1]
+        wait_for(lambda: any(e.kind == "permission_granted" for e in agents[1][0].events()))
+        engine2.actions(phones[2].serial, "policy:corp-baseline").run(
+            Action("revoke", weibo, 0, permission="android.permission.READ_CONTACTS")
+        )
+
         def seen() -> bool:
-            view = fleet_view(pg.url)
-            found = {d.serial: d for d in view}
-            return len(found) == 3 and found[phones[2].serial].findings_7d == 1
+            found = {d.serial: d for d in fleet_view(pg.url)}
+            mine = found.get(phones[2].serial)
+            return (
+                len(found) == 3
+                and mine is not None
+                and (
+                    mine.findings_7d,
+                    mine.policy,
+                    mine.policy_actions_7d,
+                )
+                == (1, "corp-baseline", 1)
+            )
 
         wait_for(seen, timeout=60)
     finally:
@@ -165,6 +185,7 @@ def test_two_agents_with_two_simulated_fleets_share_one_fleet_view(
     assert cli(["fleet", "--fleet", pg.url]) == 0
     table = capsys.readouterr().out
     assert "desk-1" in table and "desk-2" in table and phones[2].serial in table
+    assert "corp-baseline (1)" in table
     assert cli(["fleet", "--fleet", "postgresql://nobody@127.0.0.1:1/none"]) == 3
     assert "cannot reach the fleet database" in capsys.readouterr().err
     # the TUI's hosts screen (h) reads the same view, off the main thread
