@@ -31,7 +31,7 @@ def add_parsers(sub: Any) -> None:
 
 
 def cmd_fleet(args: argparse.Namespace) -> int:
-    from agent.fleet import FleetError, fleet_view
+    from agent.fleet import FleetError, fleet_view, seen_words
 
     url = fleet_url(args.fleet)
     if not url:
@@ -56,14 +56,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     )
     for d in view:
         policy = f"{d.policy} ({d.policy_actions_7d})" if d.policy else "-"
-        ago = now - d.last_seen
-        seen = (
-            "now"
-            if ago < 90
-            else f"{ago / 60:.0f} min ago"
-            if ago < 7200
-            else (f"{ago / 3600:.0f} h ago")
-        )
+        seen = seen_words(now - d.last_seen)
         print(
             printable(
                 f"{d.host_name[:16]:<16} {d.serial[:24]:<24} {(d.state or '-')[:13]:<13} "

@@ -16,6 +16,7 @@ an advisory lock, so two hosts starting together do not race).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import socket
@@ -363,21 +364,7 @@ class FleetSink:
         newest = mark
         for r in records:
             if r.updated_at > mark:
-                self.outbox.put(
-                    "audit",
-                    {
-                        "id": r.id,
-                        "ts": r.ts,
-                        "actor": r.actor,
-                        "serial": r.serial,
-                        "user": r.user,
-                        "action": r.action,
-                        "target": r.target,
-                        "status": r.status,
-                        "result": r.result,
-                        "updated_at": r.updated_at,
-                    },
-                )
+                self.outbox.put("audit", dataclasses.asdict(r))
                 newest = max(newest, r.updated_at)
         if newest > mark:
             self.outbox.set("audit_mark", repr(newest))
@@ -492,6 +479,15 @@ class FleetDevice:
             "policy": self.policy,
             "policy_actions_7d": self.policy_actions_7d,
         }
+
+
+def seen_words(ago_s: float) -> str:
+    """How long ago a host last told about a phone, in words (``now``, ``12 min ago``)."""
+    if ago_s < 90:
+        return "now"
+    if ago_s < 7200:
+        return f"{ago_s / 60:.0f} min ago"
+    return f"{ago_s / 3600:.0f} h ago"
 
 
 def fleet_view(url: str, now: float | None = None) -> list[FleetDevice]:

@@ -31,6 +31,7 @@ from textual.widgets import (
 
 from agent.actions import Action, Outcome
 from agent.events import Event
+from agent.fleet import seen_words
 from agent.model import PLATFORM_FLAGS, SENSITIVE_PERMISSIONS, USER_FLAGS, AppOpEntry, PackageInfo
 from agent.snapshot import Snapshot
 from agent.textsafe import printable
@@ -281,14 +282,7 @@ class HostsScreen(TgScreen):
         now = time.time()
         rows: list[Row] = []
         for d in view:
-            ago = now - d.last_seen
-            seen = (
-                "now"
-                if ago < 90
-                else f"{ago / 60:.0f} min ago"
-                if ago < 7200
-                else (f"{ago / 3600:.0f} h ago")
-            )
+            seen = seen_words(now - d.last_seen)
             found = Text(str(d.findings_7d), style="bold red" if d.findings_7d else "dim")
             rows.append(
                 (
