@@ -282,7 +282,10 @@ def timeline_svg(device: _Device, since: float, until: float) -> str:
     ax.xaxis_date(tz=UTC)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M", tz=UTC))  # type: ignore[no-untyped-call]
     ax.grid(axis="x", alpha=0.3)
-    ax.set_title(f"{device.serial}: what happened, when (UTC)", fontsize=10, loc="left")
+    # The serial is the phone's: plain text, never matplotlib's $math$ (a stray $ would fail).
+    ax.set_title(
+        f"{device.serial}: what happened, when (UTC)", fontsize=10, loc="left", parse_math=False
+    )
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles, strict=True))
     if unique:

@@ -44,7 +44,7 @@ def week(tmp_path_factory: pytest.TempPathFactory) -> Path:
             [
                 Event(
                     kind="package_installed",
-                    serial="PHONE-0",
+                    serial="PHONE-$\\nosuch$",  # not matplotlib math: a bad $...$ would fail
                     ts=T0 + 3 * DAY,
                     consent=Consent.NONE,
                     severity=Severity.HIGH,
