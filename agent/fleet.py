@@ -326,7 +326,12 @@ class FleetSink:
 
     # ---------------------------------------------------------------- taking
     def __call__(self, event: Event) -> None:
-        self.outbox.put("event", {**event.as_dict(), "ts": event.ts, "finding": event.finding})
+        try:
+            self.outbox.put("event", {**event.as_dict(), "ts": event.ts, "finding": event.finding})
+        except sqlite3.Error as exc:  # a full or broken disk: said, and the event stays local
+            self.error = f"outbox {self.outbox.path}: {exc} (event {event.id} kept locally only)"
+            log.error("fleet: %s", self.error)
+            return
         if event.kind == "device_state":
             self._devices(event.serial)
         self._wake.set()
