@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import re
 import socket
 import sqlite3
 import threading
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from agent.events import Event
-from agent.store import AuditRecord, DeviceRecord, Store, StoreError
+from agent.store import AuditRecord, DeviceRecord, Store, StoreError, private_files
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class Outbox:
     """What is still to ship, in order, on disk (survives a restart of the agent)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_files(path)  # 0600 in a 0700 directory, as the store
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -166,12 +167,12 @@ def connect(url: str, timeout: float = 5.0) -> Any:
     try:
         conn = psycopg.connect(url, connect_timeout=max(1, int(timeout)))
     except psycopg.Error as exc:
-        raise FleetError(f"cannot reach the fleet database: {_short(exc)}") from exc
+        raise FleetError(f"cannot reach the fleet database: {_short(exc, url)}") from None
     try:
         migrate(conn)
     except psycopg.Error as exc:
         conn.close()
-        raise FleetError(f"fleet database schema: {_short(exc)}") from exc
+        raise FleetError(f"fleet database schema: {_short(exc, url)}") from None
     return conn
 
 
@@ -193,8 +194,28 @@ def migrate(conn: Any) -> int:
         return len(MIGRATIONS)
 
 
-def _short(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300] or type(exc).__name__
+def _short(exc: BaseException, url: str = "") -> str:
+    """One line of a database error, with the DSN's password (if any) blotted out: libpq
+    quotes the connection string back in some errors, and these lines go to logs and screens."""
+    text = " ".join(str(exc).split())[:300] or type(exc).__name__
+    return redact(text, url)
+
+
+_PASSWORDS: Final = (
+    re.compile(r"^[a-z][a-z0-9+.-]*://[^:/@\s]*:([^@]*)@", re.IGNORECASE),  # URL form
+    re.compile(r"\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|\S+)"),  # key=value form
+)
+
+
+def redact(text: str, url: str) -> str:
+    """``text`` with the password of ``url`` replaced by ``***`` (also as it was typed)."""
+    for pattern in _PASSWORDS:
+        for match in pattern.finditer(url):
+            secret = match.group(1).strip("'")
+            for form in {secret, match.group(1), " ".join(secret.split())}:
+                if form:
+                    text = text.replace(form, "***")
+    return text
 
 
 def _ship(
@@ -426,7 +447,7 @@ class FleetSink:
                 self._conn = self._connect(self.url)
             _ship(self._conn, self.host, self.name, self.policy, rows)
         except psycopg.Error as exc:
-            raise FleetError(f"fleet database: {_short(exc)}") from exc
+            raise FleetError(f"fleet database: {_short(exc, self.url)}") from None
         self.outbox.done(rows[-1][0])  # only now: the batch is committed
         self.shipped += len(rows)
         self.error = None

@@ -292,7 +292,7 @@ class Store:
         self._clock = clock
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
-        self._prepare_files(path)
+        private_files(path)
         with self._errors("open"):
             conn = sqlite3.connect(
                 path,
@@ -359,25 +359,6 @@ class Store:
         self.close()
 
     # ---------------------------------------------------------------- plumbing
-    @staticmethod
-    def _prepare_files(path: Path) -> None:
-        """Create the directory 0700 and the file 0600 before SQLite does (it would use the
-        umask). SQLite gives the -wal and -shm files the database file's mode."""
-        directory = path.parent
-        try:
-            if not directory.exists():
-                directory.mkdir(mode=0o700, parents=True)
-                os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
-            elif directory == data_dir():
-                # Our own data directory, perhaps made by an older version or by hand.
-                os.chmod(directory, directory.stat().st_mode & 0o700)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            os.close(fd)
-            if path.stat().st_mode & 0o077:
-                os.chmod(path, 0o600)
-        except OSError as exc:
-            raise StoreError(f"cannot create the store at {path}: {exc.strerror or exc}") from exc
-
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             raise StoreError(f"the store at {self.path} is closed")
@@ -948,6 +929,30 @@ class Store:
     def integrity_check(self) -> list[str]:
         """SQLite's ``integrity_check``: ``["ok"]`` for a sound file."""
         return [str(r[0]) for r in self._read("PRAGMA integrity_check")]
+
+
+def private_files(path: Path) -> None:
+    """Create the directory 0700 and the file 0600 before SQLite does (it would use the
+    umask). SQLite gives the -wal and -shm files the database file's mode. For every SQLite
+    file tetherguard keeps (the store, the fleet outbox): what phones did is private.
+
+    Raises:
+        StoreError: the directory or file cannot be made.
+    """
+    directory = path.parent
+    try:
+        if not directory.exists():
+            directory.mkdir(mode=0o700, parents=True)
+            os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
+        elif directory == data_dir():
+            # Our own data directory, perhaps made by an older version or by hand.
+            os.chmod(directory, directory.stat().st_mode & 0o700)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(fd)
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+    except OSError as exc:
+        raise StoreError(f"cannot create the store at {path}: {exc.strerror or exc}") from exc
 
 
 def _event(row: tuple[Any, ...]) -> Event:
