@@ -22,12 +22,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent.model import Parsed
+from agent.parsers.appops import parse_appops_get, parse_dumpsys_appops
+from agent.parsers.eventlog import parse_eventlog
 from agent.parsers.launcher import parse_launcher_activities
 from agent.parsers.packages import parse_dumpsys_package, parse_pm_list_packages, parse_pm_path
 from agent.parsers.policy import parse_device_policy
 from agent.parsers.power import parse_power
 from agent.parsers.props import parse_getprop
 from agent.parsers.sections import MAX_WARNINGS, split_dumpsys
+from agent.parsers.services import parse_service_records
 from agent.parsers.users import parse_dumpsys_user, parse_user_list
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -996,7 +999,12 @@ PARSERS: list[Callable[[str], Parsed[Any]]] = [
     parse_launcher_activities,
     parse_device_policy,
     parse_power,
+    parse_dumpsys_appops,
+    parse_appops_get,
+    parse_eventlog,
+    parse_service_records,
 ]
+"""Every parser of text a phone prints (the hostile-input suite runs each on every case)."""
 VALUE_TYPES: dict[Callable[[str], Parsed[Any]], str] = {
     parse_dumpsys_package: "PackageDump",
     parse_pm_list_packages: "tuple",
@@ -1007,6 +1015,10 @@ VALUE_TYPES: dict[Callable[[str], Parsed[Any]], str] = {
     parse_launcher_activities: "frozenset",
     parse_device_policy: "DevicePolicy",
     parse_power: "PowerState",
+    parse_dumpsys_appops: "AppOpsDump",
+    parse_appops_get: "tuple",
+    parse_eventlog: "EventLog",
+    parse_service_records: "tuple",
 }
 SEEDS = [
     P_DUMP,
@@ -1021,6 +1033,9 @@ SEEDS = [
     POWER_ON,
     "package:com.a  installer=null uid:10001,1010001\n",
     "1 activities found:\n  Activity #0:\n    a.b/.C\n",
+    # the event log as `logcat -b events -v epoch` prints it (process starts and deaths)
+    "1795000000.123  1000  1201 I am_proc_start: [0,4321,10123,com.a,service,{com.a/com.a.S}]\n"
+    "1795000000.456  1000  1201 I am_proc_died: [0,4321,com.a,900,17]\n",
 ]
 
 
@@ -1087,9 +1102,12 @@ def mutated(draw: st.DrawFn) -> str:
     return text
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=mutated())
 def test_every_parser_is_total_on_mutated_text(text: str) -> None:
+    # Real captures and seeds, cut, duplicated, interleaved with hostile bytes (escapes, RTL
+    # overrides, NULs, huge runs): 1,000 cases, every parser on each; a typed value back,
+    # never an exception.
     for parse in PARSERS:
         result = parse(text)
         assert isinstance(result, Parsed)
@@ -1097,7 +1115,7 @@ def test_every_parser_is_total_on_mutated_text(text: str) -> None:
         assert all(len(w.line) <= 200 and w.line_no >= 1 for w in result.warnings)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(text=st.text(max_size=300))
 def test_every_parser_is_total_on_arbitrary_text(text: str) -> None:
     for parse in PARSERS:
@@ -1152,6 +1170,23 @@ def _users(n: int) -> str:
     return "".join(f"    User {k}: ceDataInode={k} installed=true\n" for k in range(n))
 
 
+def _uids(n: int) -> str:
+    return "".join(
+        f"  Uid u0a{k}:\n    state=cch\n    Package com.a{k}:\n      CAMERA (allow):\n"
+        "        null=[\n          Access: [top-s] 2026-10-01 10:00:00.000 (-1s0ms)\n        ]\n"
+        for k in range(n)
+    )
+
+
+def _proc_start(k: int) -> str:
+    record = f"[0,{4000 + k},{10100 + k},com.a{k},service,{{com.a{k}/.S}}]"
+    return f"1795000000.{k % 1000:03d}  1000  1201 I am_proc_start: {record}\n"
+
+
+def _service(k: int) -> str:
+    return f"  * ServiceRecord{{{k:x} u0 com.b{k}/.Svc c:com.a{k}}}\n"
+
+
 def _dex(n: int) -> str:
     files = "".join(f"      /data/user/0/a/f{k}.apk (public)\n" for k in range(n))
     return "Dexopt state:\n  [a]\n    known secondary dex files:\n" + files
@@ -1174,6 +1209,13 @@ def _dex(n: int) -> str:
         (parse_dumpsys_package, lambda n: "Packages:\n  Package [a] (1):\n" + _users(n)),
         (parse_dumpsys_package, lambda n: _dex(n)),
         (parse_device_policy, lambda n: POLICY_U.replace("        wipe-data\n", "  x\n" * n)),
+        (parse_dumpsys_appops, lambda n: "Current AppOps Service state:\n" + _uids(n)),
+        (
+            parse_appops_get,
+            lambda n: "".join(f"OP_{k}: allow; time=+1s0ms ago\n" for k in range(n)),
+        ),
+        (parse_eventlog, lambda n: "".join(_proc_start(k) for k in range(n))),
+        (parse_service_records, lambda n: "".join(_service(k) for k in range(n))),
     ],
 )
 def test_work_grows_linearly_with_the_number_of_lines(
