@@ -24,19 +24,15 @@ URLS = (
 )
 
 
+PLUGGED = Event(
+    kind="device_state", serial="S", ts=1.0, consent=Consent.NONE, severity=Severity.INFO, id="e1"
+)
+
+
 def test_the_outbox_is_its_users_only(tmp_path: Path) -> None:
     box = tmp_path / "new" / "outbox.db"
     sink = FleetSink(URLS[0], box, host="h")
-    sink(
-        Event(
-            kind="device_state",
-            serial="S",
-            ts=1.0,
-            consent=Consent.NONE,
-            severity=Severity.INFO,
-            id="e1",
-        )
-    )
+    sink(PLUGGED)
     sink.close(drain_s=0.1)
     assert stat.S_IMODE(box.stat().st_mode) == 0o600
     assert stat.S_IMODE(box.parent.stat().st_mode) == 0o700
@@ -48,16 +44,7 @@ def test_the_password_never_shows(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     sink = FleetSink(url, tmp_path / "outbox.db", host="h")
-    sink(
-        Event(
-            kind="device_state",
-            serial="S",
-            ts=1.0,
-            consent=Consent.NONE,
-            severity=Severity.INFO,
-            id="e1",
-        )
-    )
+    sink(PLUGGED)
     sink.close(drain_s=0.5)  # fails to ship: says why
     assert sink.error and "***" not in url
     assert SECRET not in sink.error
