@@ -21,6 +21,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -44,6 +45,11 @@ HOST_WINDOW_S: Final = 10.0
 """At least this long before a change, a host program seen talking to adb may have made it."""
 PRUNE_EVERY_S: Final = 86_400.0
 """How often a running engine drops what is older than the store's retention."""
+STORE_RETRY_S: Final = 2.0
+"""While the store cannot be written (a full disk, a long lock), how often it is tried again."""
+HELD_MAX: Final = 500_000
+"""Events held in memory while the store cannot be written (~1 KB each): past this, the oldest
+go, each loss said in the log. Far more than days of a busy fleet."""
 DEFAULT_INTERVAL = 2.0
 DEFAULT_USE_PERIOD = 0.5
 """Seconds between two live-use probes of a device (one small round trip each)."""
@@ -147,6 +153,11 @@ class Engine:
     detector: Detector = field(init=False)
     errors: list[str] = field(default_factory=list)
     """Device problems seen (one line each), for the CLI's summary."""
+    _held: deque[tuple[list[Event], Snapshot | None]] = field(default_factory=deque)
+    _held_events: int = 0
+    _held_dropped: int = 0
+    _store_lock: threading.Lock = field(default_factory=threading.Lock)
+    _store_failing: str | None = None
 
     def __post_init__(self) -> None:
         self.detector = Detector(evidence=StoreEvidence(self.store), settings=self.settings)
@@ -172,13 +183,9 @@ class Engine:
         batch = [self._with_host(e) for e in events]
         # Recorded first, with the snapshot they were found in, in one transaction: an event is
         # never shown that a restart could lose, and never reported again after a crash.
-        try:
-            added = self.store.record_events(batch, snapshot)
-        except StoreError as exc:
-            self._problem(f"store: {exc}")
-        else:
-            if len(batch) == 1 and added == 0:
-                return  # already stored: a log line read again after a restart
+        added = self._record(batch, snapshot)
+        if len(batch) == 1 and added == 0:
+            return  # already stored: a log line read again after a restart
         if not batch:
             return
         with self._lock:
@@ -189,6 +196,73 @@ class Engine:
                     callback(event)
                 except Exception:
                     log.exception("an event subscriber failed")
+
+    def _record(self, batch: list[Event], snapshot: Snapshot | None) -> int | None:
+        """Store a batch, or hold it (in order, after any batch already held) when the store
+        cannot be written; ``None`` when held. Held batches are written first, as soon as the
+        store takes writes again (:meth:`_retry_held` tries every few seconds meanwhile), so a
+        full disk or a long lock delays the record but loses nothing."""
+        with self._store_lock:
+            if self._held and not self._write_held():
+                self._hold(batch, snapshot)
+                return None
+            try:
+                return self.store.record_events(batch, snapshot)
+            except StoreError as exc:
+                self._store_failed(exc)
+                self._hold(batch, snapshot)
+                return None
+
+    def _hold(self, batch: list[Event], snapshot: Snapshot | None) -> None:
+        if not batch and snapshot is None:
+            return
+        self._held.append((batch, snapshot))
+        self._held_events += len(batch)
+        while self._held_events > HELD_MAX and len(self._held) > 1:
+            lost, _ = self._held.popleft()
+            self._held_events -= len(lost)
+            self._held_dropped += len(lost)
+            for event in lost:
+                log.error("store: memory for held events is full; lost %s", event.to_json())
+
+    def _write_held(self) -> bool:
+        """Write the held batches in order (the caller holds ``_store_lock``); whether all went."""
+        written = 0
+        while self._held:
+            batch, snapshot = self._held[0]
+            try:
+                self.store.record_events(batch, snapshot)
+            except StoreError as exc:
+                self._store_failed(exc)
+                return False
+            self._held.popleft()
+            self._held_events -= len(batch)
+            written += len(batch)
+        if self._store_failing is not None:
+            self._store_failing = None
+            dropped = f" ({self._held_dropped} lost: memory ran out)" if self._held_dropped else ""
+            text = f"store: writable again; {written} held events written{dropped}"
+            log.warning("%s", text)
+            with self._lock:
+                self.errors.append(text)
+        return True
+
+    def _store_failed(self, exc: StoreError) -> None:
+        if str(exc) == self._store_failing:
+            return  # said once; a line per failed batch would bury the rest
+        self._store_failing = str(exc)
+        self._problem(f"store: {exc}; new events are held in memory and written when it can be")
+
+    @property
+    def held(self) -> int:
+        """Events waiting in memory for the store (a full disk, a long lock)."""
+        return self._held_events
+
+    def _retry_held(self) -> None:
+        while not self._stop.wait(STORE_RETRY_S):
+            if self._held:
+                with self._store_lock:
+                    self._write_held()
 
     def _problem(self, text: str) -> None:
         log.warning("%s", text)
@@ -213,9 +287,16 @@ class Engine:
         The first time a device is seen, its state becomes the baseline and nothing is
         reported. Raises the adb link's errors.
         """
+        return self._first_look(serial)[0]
+
+    def _first_look(self, serial: str) -> tuple[list[Event], Snapshot]:
+        """:meth:`check`, also giving the snapshot read (the store may be holding it back)."""
         prev = self.store.load_snapshot(serial)
         cur = self._collector(serial).full()
-        self.store.touch_device(serial, "device", cur.props)
+        try:
+            self.store.touch_device(serial, "device", cur.props)
+        except StoreError as exc:  # the device list's metadata: not worth stopping for
+            self._store_failed(exc)
         events: list[Event] = []
         if prev is None:
             self.store.save_snapshot(cur, baseline=True)
@@ -224,7 +305,7 @@ class Engine:
             self.detector.remember(prev)
             events = self.detector.diff(prev, cur)
         self._publish(events, cur)
-        return events
+        return events, cur
 
     def _watch_device(self, serial: str) -> None:
         """A worker: a full read (compared with the stored snapshot), then cycles; with
@@ -234,9 +315,15 @@ class Engine:
             for key in [k for k in self._actions if k[0] == serial]:
                 del self._actions[key]
         try:
-            prev = self.store.load_snapshot(serial)
-            self.check(serial)
-            snap = self.store.load_snapshot(serial)
+            while True:
+                try:
+                    prev = self.store.load_snapshot(serial)
+                    snap: Snapshot | None = self._first_look(serial)[1]
+                    break
+                except StoreError as exc:  # no baseline could be kept: try again shortly
+                    self._store_failed(exc)
+                    if self._stop.wait(STORE_RETRY_S):
+                        return
             if snap is not None and self.live:
                 live = self._start_live(serial, prev, snap)
             collector = self._collector(serial)
@@ -426,6 +513,7 @@ class Engine:
         if self.host is not None:
             self.host.start()
         threading.Thread(target=self._prune, name="watch:prune", daemon=True).start()
+        threading.Thread(target=self._retry_held, name="watch:held", daemon=True).start()
         threading.Thread(target=self._track, name="watch:track", daemon=True).start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -438,6 +526,22 @@ class Engine:
         deadline = time.monotonic() + timeout
         for worker in list(self._workers.values()):
             worker.join(max(0.0, deadline - time.monotonic()))
+        self._last_write()
+
+    def _last_write(self) -> None:
+        """On the way out: the held events get a last chance; what the store still refuses is
+        said, and each event is written to the log in full (JSON) so nothing vanishes."""
+        with self._store_lock:
+            if not self._held or self._write_held():
+                return
+            left = list(self._held)
+        self._problem(
+            f"store: {self._held_events} events could not be written "
+            f"({self._store_failing}); they are in the log as JSON lines"
+        )
+        for batch, _ in left:
+            for event in batch:
+                log.error("store: not written: %s", event.to_json())
 
     def once(self) -> list[Event]:
         """Check every wanted online device once, in parallel; device problems are recorded in
@@ -456,6 +560,9 @@ class Engine:
             except AdbError as exc:
                 self._problem(f"{serial}: {exc}")
                 return
+            except StoreError as exc:
+                self._problem(f"{serial}: store: {exc}")
+                return
             with lock:
                 results.extend(found)
 
@@ -465,6 +572,7 @@ class Engine:
             threads.append(t)
         for t in threads:
             t.join()
+        self._last_write()
         return results
 
 
@@ -551,7 +659,7 @@ class _Live:
         try:
             self.engine.store.set_log_position(self.serial, at)
         except StoreError as exc:
-            self.engine._problem(f"{self.serial}: store: {exc}")
+            self.engine._store_failed(exc)
             return
         self._saved_ms = at
 

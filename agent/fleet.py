@@ -25,6 +25,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -336,6 +337,9 @@ class FleetSink:
         self._thread: threading.Thread | None = None
         self.shipped = 0
         self.error: str | None = None
+        self._held: deque[Event] = deque()
+        self._held_lock = threading.Lock()
+        self._outbox_error: str | None = None
 
     def _host_id(self, given: str | None) -> str:
         """This host's id: given, or made once; kept with the outbox (stable across restarts,
@@ -347,15 +351,39 @@ class FleetSink:
 
     # ---------------------------------------------------------------- taking
     def __call__(self, event: Event) -> None:
-        try:
-            self.outbox.put("event", {**event.as_dict(), "ts": event.ts, "finding": event.finding})
-        except sqlite3.Error as exc:  # a full or broken disk: said, and the event stays local
-            self.error = f"outbox {self.outbox.path}: {exc} (event {event.id} kept locally only)"
-            log.error("fleet: %s", self.error)
-            return
-        if event.kind == "device_state":
-            self._devices(event.serial)
+        with self._held_lock:
+            self._held.append(event)
+        if self._put_held() and event.kind == "device_state":
+            with contextlib.suppress(sqlite3.Error):  # the state is sent again with the beat
+                self._devices(event.serial)
         self._wake.set()
+
+    def _put_held(self) -> bool:
+        """Move the events waiting in memory into the outbox, in order; whether all went.
+
+        The outbox may refuse a write (a full disk): the event then waits in memory, said once,
+        and goes at the next event or the shipper's next round (every second or so).
+        """
+        with self._held_lock:
+            while self._held:
+                event = self._held[0]
+                try:
+                    self.outbox.put(
+                        "event", {**event.as_dict(), "ts": event.ts, "finding": event.finding}
+                    )
+                except sqlite3.Error as exc:
+                    why = f"outbox {self.outbox.path}: {exc}"
+                    if why != self._outbox_error:
+                        log.error("fleet: %s; events wait in memory until it can be written", why)
+                    self._outbox_error = self.error = why
+                    return False
+                self._held.popleft()
+            if self._outbox_error is not None:
+                log.warning("fleet: outbox %s writable again", self.outbox.path)
+                self._outbox_error = None
+                if self.error is not None and self.error.startswith("outbox "):
+                    self.error = None
+            return True
 
     def _devices(self, serial: str | None = None) -> None:
         if self.store is None:
@@ -408,10 +436,20 @@ class FleetSink:
         while not self._stop.is_set():
             if time.monotonic() - beat >= HEARTBEAT_S:
                 beat = time.monotonic()
-                self._devices()
-            self._actions()
+                with contextlib.suppress(sqlite3.Error):  # a full disk: the next beat
+                    self._devices()
+            self._put_held()
+            try:
+                self._actions()
+            except sqlite3.Error as exc:  # the outbox refused the audit rows: next round
+                log.debug("fleet: actions not taken yet: %s", exc)
             try:
                 sent = self.flush()
+            except sqlite3.Error as exc:  # the outbox itself (a full disk): rows stay put
+                self._failed(f"outbox {self.outbox.path}: {exc}")
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+                continue
             except FleetError as exc:
                 self._failed(str(exc))
                 self._stop.wait(backoff)
@@ -454,7 +492,9 @@ class FleetSink:
         return len(rows)
 
     def status(self) -> SinkStatus:
-        return SinkStatus(self.outbox.pending(), self.shipped, self.error)
+        with self._held_lock:
+            held = len(self._held)
+        return SinkStatus(self.outbox.pending() + held, self.shipped, self.error)
 
     def close(self, drain_s: float = 5.0) -> None:
         self._stop.set()
@@ -462,12 +502,18 @@ class FleetSink:
         if self._thread is not None:
             self._thread.join(timeout=drain_s + 5)
         deadline = time.monotonic() + drain_s
-        self._actions()
+        if not self._put_held():
+            # Still on record in the local store (export it, or it ships from a later run's
+            # outbox only if put there); said here so nobody believes the fleet has it.
+            for event in self._held:
+                log.error("fleet: not queued for the fleet (outbox full): %s", event.to_json())
+        with contextlib.suppress(sqlite3.Error):
+            self._actions()
         while time.monotonic() < deadline:
             try:
                 if not self.flush():
                     break
-            except FleetError as exc:
+            except (FleetError, sqlite3.Error) as exc:
                 self._failed(str(exc))
                 break
         if self._conn is not None:

@@ -378,6 +378,10 @@ class Store:
                     f"the store at {self.path} is locked by another process ({who}); "
                     f"gave up after {self.timeout:g} s trying to {doing} it"
                 ) from exc
+            if code == sqlite3.SQLITE_FULL:
+                raise StoreError(
+                    f"the disk holding the store at {self.path} is full: cannot {doing} it"
+                ) from exc
             if code in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
                 raise StoreError(
                     f"the store at {self.path} is damaged or not a tetherguard database: {exc}"
