@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import re
 import threading
 import time
 from collections import deque
@@ -50,6 +51,13 @@ STORE_RETRY_S: Final = 2.0
 HELD_MAX: Final = 500_000
 """Events held in memory while the store cannot be written (~1 KB each): past this, the oldest
 go, each loss said in the log. Far more than days of a busy fleet."""
+RECONNECT_TRIES: Final = 5
+"""Tries (1 s, 2 s, ... apart) to ``adb connect`` a network phone again after a server restart."""
+_NETWORK_SERIAL: Final = re.compile(
+    r"[A-Za-z0-9.\-]{1,253}:[0-9]{1,5}|\[[0-9A-Fa-f:.]{2,45}\]:[0-9]{1,5}"
+)
+"""A serial that is an ``adb connect`` address (host:port): only these are connected again,
+and nothing else from the server's list reaches a request."""
 DEFAULT_INTERVAL = 2.0
 DEFAULT_USE_PERIOD = 0.5
 """Seconds between two live-use probes of a device (one small round trip each)."""
@@ -459,7 +467,9 @@ class Engine:
         )
 
     def _track(self) -> None:
-        tracker = self.client.track(poll_interval=max(1.0, self.interval))
+        tracker = self.client.track(
+            poll_interval=max(1.0, self.interval), on_server_back=self._server_back
+        )
         self._tracker = tracker
         known_online: set[str] = set()
         try:
@@ -480,6 +490,37 @@ class Engine:
                     self._publish([self._device_event(change)])
         except AdbError as exc:
             self._problem(f"device tracking stopped: {exc}")
+
+    def _server_back(self, went: frozenset[str]) -> None:
+        """The adb server went away and one serves again (restarted by us, by the owner, or by
+        another adb program): said, and the network phones it dropped are connected again
+        (USB phones come back by themselves; a new server knows no ``adb connect`` of the old)."""
+        network = sorted(s for s in went if _NETWORK_SERIAL.fullmatch(s) and self._wanted(s))
+        who = self.client.server_binary
+        self._problem(
+            f"the adb server at {self.client.address} went away and is back"
+            + (f" (last seen serving: {who})" if who else "")
+            + (f"; connecting {len(network)} network phones again" if network else "")
+        )
+        if network:
+            threading.Thread(
+                target=self._reconnect, args=(network,), name="watch:reconnect", daemon=True
+            ).start()
+
+    def _reconnect(self, serials: list[str]) -> None:
+        for attempt in range(RECONNECT_TRIES):
+            left = []
+            for serial in serials:
+                try:
+                    self.client.connect(serial)  # "already connected" is fine too
+                except AdbError as exc:
+                    log.info("%s: not connected again yet: %s", serial, exc)
+                    left.append(serial)
+            serials = left
+            if not serials or self._stop.wait(1.0 + attempt):
+                break
+        for serial in serials:
+            self._problem(f"{serial}: could not be connected again after the adb server restart")
 
     def _with_host(self, event: Event) -> Event:
         """The programs on this computer seen talking to adb just before the change (the

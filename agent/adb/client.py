@@ -17,7 +17,7 @@ import secrets
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -119,15 +119,23 @@ class AdbClient:
         self._features: dict[str, frozenset[str]] = {}
         self.started_server = False
         """True when this client started the server (only then may it kill it)."""
+        self.server_binary: str | None = None
+        """The program serving the port when last looked (after a start or a restart)."""
+        self._looked = False
 
     # ---------------------------------------------------------------- server
     def connection(self) -> Connection:
         """A fresh connection to the server, starting the server once if allowed."""
         try:
-            return Connection.open(self.address, self._connect_timeout)
+            conn = Connection.open(self.address, self._connect_timeout)
         except AdbServerUnavailable:
+            self._looked = False  # whoever serves next is looked at again
             if not (self._start_server and self.address.is_local):
                 raise
+        else:
+            if not self._looked:
+                self._look_at_server()
+            return conn
         with self._start_lock:
             try:
                 return Connection.open(self.address, self._connect_timeout)
@@ -135,9 +143,41 @@ class AdbClient:
                 self._launch_server()
             return Connection.open(self.address, self._connect_timeout)
 
+    def _look_at_server(self) -> None:
+        """Note which program serves the port (psutil: the listening socket's owner).
+
+        Two adb programs of different versions kill each other's server in turn, each time
+        one of them runs (Android Studio's against the system's, say). When the server has to
+        be started again, tetherguard starts the one that was serving, so it never takes part
+        in such a fight. Looked at once per server: after a start, or a loss and a return.
+        """
+        self._looked = True
+        if not self.address.is_local:
+            return
+        import psutil  # deferred: a remote server needs none of it
+
+        try:
+            listening = [
+                c.pid
+                for c in psutil.net_connections(kind="tcp")
+                if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == self.address.port
+            ]
+            exe = psutil.Process(listening[0]).exe() if listening and listening[0] else ""
+        except (psutil.Error, OSError, IndexError):
+            return  # another user's server, or gone already: nothing to learn
+        if exe and exe != self.server_binary and os.access(exe, os.X_OK):
+            if self.server_binary is not None:
+                log.warning("the adb server on port %d is now %s", self.address.port, exe)
+            self.server_binary = exe
+
     def adb_binary(self) -> str:
+        """The adb program to start: the one given, else the one that served the port last
+        (see :meth:`_look_at_server`), else ``$ADBUTILS_ADB_PATH``, ``adb`` on PATH, or the one
+        in adbutils' wheel."""
         if self._adb_path:
             return self._adb_path
+        if self.server_binary and os.access(self.server_binary, os.X_OK):
+            return self.server_binary
         import adbutils  # deferred: only needed to find the binary
 
         try:
@@ -284,25 +324,42 @@ class AdbClient:
             raise DeviceNotFound(f"{address}: {exc}", serial=address) from None
 
     # ---------------------------------------------------------------- hot-plug
-    def track(self, *, poll_interval: float = 2.0) -> DeviceTracker:
+    def track(
+        self,
+        *,
+        poll_interval: float = 2.0,
+        on_server_back: Callable[[frozenset[str]], None] | None = None,
+    ) -> DeviceTracker:
         """Hot-plug events, forever: connected, unauthorized, offline, gone, and back again.
 
         ``host:track-devices`` gives changes at once, but old servers (v29) never report an
         unplugged TCP device there, so the device list is also polled every ``poll_interval``.
         If the server goes away, its devices are reported gone, and tracking resumes when it is
-        back. Iterate the tracker; ``close()`` it from any thread to stop.
+        back; then ``on_server_back`` is called (on the iterating thread) with the serials that
+        were online when it went (a new server knows no network phone until told again).
+        Iterate the tracker; ``close()`` it from any thread to stop.
         """
-        return DeviceTracker(self, poll_interval)
+        return DeviceTracker(self, poll_interval, on_server_back)
 
 
 class DeviceTracker:
     """An iterator of :class:`DeviceEvent` fed by a reader thread plus polling."""
 
-    _WAKE: ClassVar[dict[str, str]] = {}  # sentinel put on the queue by close()
+    # Sentinels put on the queue: by close(), and by the reader when the server goes and
+    # when it is back.
+    _WAKE: ClassVar[dict[str, str]] = {}
+    _LOST: ClassVar[dict[str, str]] = {}
+    _BACK: ClassVar[dict[str, str]] = {}
 
-    def __init__(self, client: AdbClient, poll_interval: float) -> None:
+    def __init__(
+        self,
+        client: AdbClient,
+        poll_interval: float,
+        on_server_back: Callable[[frozenset[str]], None] | None = None,
+    ) -> None:
         self._client = client
         self._poll = poll_interval
+        self._on_back = on_server_back
         self._updates: queue.Queue[dict[str, str] | None] = queue.Queue()
         self._stop = threading.Event()
         self._conn: Connection | None = None
@@ -310,26 +367,34 @@ class DeviceTracker:
         self._thread.start()
 
     def _read(self) -> None:
+        lost = False
         while not self._stop.is_set():
             try:
                 conn = Connection.open(self._client.address, self._client._connect_timeout)
             except AdbServerUnavailable:
-                self._updates.put(None)  # ask the iterator to poll (and see the loss)
+                # Ask the iterator to poll (and see the loss).
+                self._updates.put(None if lost else self._LOST)
+                lost = True
                 self._stop.wait(1.0)
                 continue
             self._conn = conn
             try:
                 conn.request("host:track-devices", Deadline(5.0))
+                if lost:
+                    self._updates.put(self._BACK)
+                    lost = False
                 while not self._stop.is_set():
                     self._updates.put(parse_track(conn.read_block(Deadline(None))))
             except (AdbError, EOFError, TimeoutError, OSError):
-                self._updates.put(None)
+                self._updates.put(None if lost or self._stop.is_set() else self._LOST)
+                lost = True
             finally:
                 conn.close()
             self._stop.wait(0.5)
 
     def __iter__(self) -> Iterator[DeviceEvent]:
         known: dict[str, str] = {}
+        went: set[str] = set()  # online when the server went
         try:
             while not self._stop.is_set():
                 try:
@@ -338,6 +403,17 @@ class DeviceTracker:
                     current = None
                 if current is self._WAKE or self._stop.is_set():
                     return
+                if current is self._LOST:
+                    went |= {s for s, state in known.items() if state == "device"}
+                    current = None
+                elif current is self._BACK:
+                    if self._on_back is not None:
+                        try:
+                            self._on_back(frozenset(went))
+                        except Exception:
+                            log.exception("the adb server's return could not be handled")
+                    went = set()
+                    current = None
                 if current is None:
                     try:
                         current = {i.serial: i.state for i in self._client.devices()}
