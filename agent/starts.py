@@ -39,11 +39,12 @@ keeping what the TUI and reports show about them: starts per app per day and a s
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
 import uuid
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -61,7 +62,7 @@ from agent.model import (
     ServiceRecordInfo,
     app_id_of,
 )
-from agent.parsers.eventlog import EventLogReader, split_line
+from agent.parsers.eventlog import CLOCK_STEP_BACK_MS, EventLogReader, split_line
 from agent.parsers.services import parse_service_records
 
 __all__ = [
@@ -90,6 +91,13 @@ LOGCAT_ARGV: Final = ("logcat", "-b", "events", "-b", "system", "-v", "epoch", "
 """The stream's command, before ``-T``."""
 _DAYS_KEPT: Final = 8
 _EDGE_LINES: Final = 64
+_JUMP_LINES: Final = 512
+"""Newest lines read to find where the clock went back (see ``StreamWorker._check_clock``)."""
+_RECORDS_KEPT: Final = 4096
+"""Lines with a record remembered per phone (~100 bytes each) to recognise them again."""
+CLOCK_JUMP_MS: Final = CLOCK_STEP_BACK_MS
+"""A step back of more than this between two log lines, or from where the log was read, is
+the phone's clock going back (lines of two buffers interleave a few ms out of order)."""
 """Lines read to find where the log ends before a first stream (all of its newest instant)."""
 _EVENT_NS: Final = uuid.uuid5(uuid.NAMESPACE_URL, "tetherguard:start-event")
 _RECENT_ACTIVITIES: Final = 256
@@ -181,6 +189,8 @@ class StartTracker:
         self.boot_ms = boot_ms
         self.boot_window_s = boot_window_s
         self._clock = clock
+        self.last_was_record = False
+        """Whether the last line fed carried a record (a start, a boot)."""
         self._lock = threading.Lock()
         self._uids: dict[int, frozenset[str]] = {}
         self._app_ids: dict[int, frozenset[str]] = {}
@@ -258,6 +268,7 @@ class StartTracker:
     def feed_line(self, line: str) -> list[Event]:
         """Read one logcat line and classify what it carries."""
         record = self.reader.feed(line)
+        self.last_was_record = record is not None
         return [] if record is None else self.feed(record)
 
     def feed_lines(self, lines: Iterable[str]) -> list[Event]:
@@ -592,6 +603,11 @@ class StreamWorker:
         self._first_connect_ms: int | None = None
         self._edge_ms: int | None = None
         self._edge_lines: set[str] = set()
+        self._read_records: deque[int] = deque(maxlen=_RECORDS_KEPT)
+        self._read_set: set[int] = set()
+        self._jump_from_ms: int | None = None
+        self.clock_jumps = 0
+        """Times the phone's clock was found to have gone back while the stream was away."""
         self.connections = 0
         """Streams opened so far (1 + reconnections)."""
         self.connected = threading.Event()
@@ -639,8 +655,46 @@ class StreamWorker:
         elif resume is None:
             # Reconnected before any line with a time: from our first connection, roughly.
             resume = self._first_connect_ms
+        if self._jump_from_ms is not None:
+            resume = self._jump_from_ms
         tail = "1" if resume is None else _logcat_time(resume)
         return [*LOGCAT_ARGV, "-T", tail]
+
+    def _check_clock(self, resume_ms: int) -> None:
+        """Before resuming at a device time: has the phone's clock gone back since?
+
+        ``-T <time>`` starts at the first line logged at or after that time, so after the clock
+        went back (set by hand, or by the network) every line logged since would be skipped,
+        or dropped here as already read. The newest lines tell: when they are older than the
+        resume point, the stream resumes at the first line after the step back (the oldest
+        line read, if the step is further back), and lines already read are recognised by
+        their content instead of their time.
+        """
+        self._jump_from_ms = None
+        try:
+            out = self.link.shell([*LOGCAT_ARGV, "-t", str(_JUMP_LINES)], timeout=10.0)
+        except AdbError as exc:
+            log.debug("%s: logcat unavailable: %s", self.link.serial, exc)
+            return
+        times = [
+            e.time_ms
+            for line in out.stdout.splitlines()
+            if (e := split_line(line)) is not None and e.time_ms is not None
+        ]
+        if not times or times[-1] >= resume_ms - CLOCK_JUMP_MS:
+            return
+        start = times[0]
+        for before, after in itertools.pairwise(times):
+            if after < before - CLOCK_JUMP_MS:
+                start = after  # the last step back in the window
+        self._jump_from_ms = min(start, resume_ms)
+        self.clock_jumps += 1
+        log.warning(
+            "%s: the phone's clock went back %.0f s; reading its log from %s",
+            self.link.serial,
+            (resume_ms - times[-1]) / 1000,
+            _logcat_time(self._jump_from_ms),
+        )
 
     def run(self) -> None:
         """Stream until stopped (blocking; :meth:`start` runs this in a thread)."""
@@ -686,6 +740,9 @@ class StreamWorker:
         first = self.connections == 0 and self._since_ms is None and self._edge_ms is None
         if first and not self._find_edge():
             return False
+        resume = self._edge_ms if self._edge_ms is not None else self._since_ms
+        if not first and resume is not None and resume > 1:
+            self._check_clock(resume)
         argv = self.argv()
         try:
             stream = self.link.stream(argv)
@@ -702,11 +759,15 @@ class StreamWorker:
         self.connections += 1
         self.connected.set()
         replay = self._edge_ms
+        by_content = self._jump_from_ms is not None
         got = False
         try:
             for line in stream:
                 got = True
-                if replay is not None and self._already_had(line, replay):
+                if by_content:
+                    if hash(line) in self._read_set:
+                        continue
+                elif replay is not None and self._already_had(line, replay):
                     continue
                 replay = None
                 self._line(line)
@@ -745,6 +806,14 @@ class StreamWorker:
 
     def _line(self, line: str) -> None:
         events = self.tracker.feed_line(line)
+        if self.tracker.last_was_record:
+            # Kept to recognise a start read again after the clock went back (see
+            # _check_clock); only the lines that carry a record, so memory stays small.
+            if len(self._read_records) == self._read_records.maxlen:
+                self._read_set.discard(self._read_records[0])
+            key = hash(line)
+            self._read_records.append(key)
+            self._read_set.add(key)
         newest = self.tracker.reader.last_time_ms
         if newest is not None:
             if newest != self._edge_ms:

@@ -81,6 +81,8 @@ _FIELD_MAX: Final = 512
 """Longest process name, component or reason kept (logd caps a message at 4068 bytes)."""
 _MESSAGE_MAX: Final = 4096
 """Longest message examined; longer ones (only a hostile writer makes them) are cut first."""
+CLOCK_STEP_BACK_MS: Final = 60_000
+"""A line this much older than the newest one read means the phone's clock went back."""
 _MERGE_WINDOW_MS: Final = 5_000
 """The two views of one start (events and system buffer) are written moments apart."""
 _RECENT_PIDS: Final = 512
@@ -568,8 +570,8 @@ class EventLogReader:
 
     Pure (no I/O) and bounded: a start seen in both buffers is returned once (the second view
     is counted as ``merged``), using the last :data:`_RECENT_PIDS` starts. Counts and warnings
-    accumulate; :attr:`last_time_ms` is the newest epoch time seen on any line (where to resume
-    with ``logcat -T`` after a reconnect).
+    accumulate; :attr:`last_time_ms` is the newest epoch time seen on any line, in the clock's
+    new time once it went back (where to resume with ``logcat -T`` after a reconnect).
     """
 
     def __init__(self) -> None:
@@ -613,7 +615,11 @@ class EventLogReader:
             c["unknown"] += 1
             return None
         if entry.time_ms is not None and (
-            self.last_time_ms is None or entry.time_ms > self.last_time_ms
+            self.last_time_ms is None
+            or entry.time_ms > self.last_time_ms
+            # The phone's clock went back (a few ms out of order is two buffers interleaving):
+            # the newest line is now in the new time, where a resumed stream must start.
+            or entry.time_ms < self.last_time_ms - CLOCK_STEP_BACK_MS
         ):
             self.last_time_ms = entry.time_ms
         if (
