@@ -17,7 +17,9 @@ Textual.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
+import os
 import queue
 import re
 import threading
@@ -25,6 +27,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
@@ -63,6 +66,48 @@ DEFAULT_USE_PERIOD = 0.5
 """Seconds between two live-use probes of a device (one small round trip each)."""
 AUDIT_WINDOW = 600.0
 """Seconds during which a change matching a finished action of ours counts as ours."""
+
+
+class EngineBusy(StoreError):
+    """Another engine watches with the same store: two would report every change twice."""
+
+
+class _Claim:
+    """The store's watch lock (``<store>.watch.lock``, the holder's pid inside, 0600).
+
+    One engine watches through a store at a time; ``flock`` is released by the kernel when the
+    holder dies, so a crash never leaves a stale lock behind.
+    """
+
+    def __init__(self, store_path: Path) -> None:
+        self.path = store_path.with_name(store_path.name + ".watch.lock")
+        self._fd: int | None = None
+
+    def take(self) -> None:
+        if self._fd is not None:
+            return
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(f"cannot create the watch lock {self.path}: {exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise EngineBusy(
+                f"another tetherguard (pid {holder}) is already watching with the store at "
+                f"{self.path.with_suffix('')}; two would report every change twice: use that "
+                f"one, stop it, or give this one a store of its own (--store)"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing drops the flock
 
 
 class StoreEvidence:
@@ -169,6 +214,7 @@ class Engine:
 
     def __post_init__(self) -> None:
         self.detector = Detector(evidence=StoreEvidence(self.store), settings=self.settings)
+        self._claim = _Claim(self.store.path)
 
     # ---------------------------------------------------------------- subscribers
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -549,7 +595,12 @@ class Engine:
                 return
 
     def start(self) -> None:
-        """Start watching in background threads; returns at once."""
+        """Start watching in background threads; returns at once.
+
+        Raises:
+            EngineBusy: another engine watches with this store.
+        """
+        self._claim.take()
         self._stop.clear()
         if self.host is not None:
             self.host.start()
@@ -568,6 +619,7 @@ class Engine:
         for worker in list(self._workers.values()):
             worker.join(max(0.0, deadline - time.monotonic()))
         self._last_write()
+        self._claim.release()
 
     def _last_write(self) -> None:
         """On the way out: the held events get a last chance; what the store still refuses is
@@ -586,7 +638,20 @@ class Engine:
 
     def once(self) -> list[Event]:
         """Check every wanted online device once, in parallel; device problems are recorded in
-        :attr:`errors` and do not stop the others."""
+        :attr:`errors` and do not stop the others.
+
+        Raises:
+            EngineBusy: another engine watches with this store.
+        """
+        held = self._claim._fd is not None
+        self._claim.take()
+        try:
+            return self._once()
+        finally:
+            if not held:
+                self._claim.release()
+
+    def _once(self) -> list[Event]:
         online = [i.serial for i in self.client.devices() if i.online and self._wanted(i.serial)]
         missing = [s for s in (self.serials or []) if s not in online]
         for serial in missing:

@@ -331,3 +331,77 @@ def test_baseline_accept_package_and_all(adb_server: AdbServer, plug: Plug, tmp_
     missing = run_cli("baseline", "accept", "--package", "com.not.there", env=env)
     assert missing.returncode == 4
     assert "no stored snapshot shows" in missing.stderr
+
+
+def test_a_second_tetherguard_on_the_same_store_is_refused_and_a_dead_one_leaves_no_lock(
+    adb_server: AdbServer, plug: Plug, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    device = plug("pixel8-a15")
+    env = dict(adb_server.env, TETHERGUARD_HOME=str(tmp_path))
+    db = tmp_path / "data" / "tetherguard.db"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", "watch", "--serial", device.serial],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: db.exists())
+        with Store.open(db) as store:
+            wait_for(lambda: store.load_snapshot(device.serial) is not None)
+        # Two engines would both report every change: the second says who holds the store.
+        for module, *argv in (("agent.cli", "watch", "--once"), ("tui.cli", "tui")):
+            second = subprocess.run(
+                [sys.executable, "-m", module, *argv, "--serial", device.serial],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert second.returncode == 4, second.stderr
+            (line,) = second.stderr.strip().splitlines()
+            assert f"pid {first.pid}" in line and "already watching" in line
+            assert "Traceback" not in second.stderr
+        lock = db.with_name(db.name + ".watch.lock")
+        assert lock.stat().st_mode & 0o077 == 0
+        os.kill(first.pid, signal.SIGKILL)  # no clean-up at all
+        first.wait(timeout=10)
+        assert run_cli("watch", "--once", env=env).returncode == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+
+
+def test_watch_opens_no_listening_socket(adb_server: AdbServer, plug: Plug, tmp_path: Path) -> None:
+    """Nothing to attack from the network or from other local users: tetherguard only connects
+    out (to the adb server, an alert target, the fleet database); the store and its files are
+    its user's only (tests/test_store.py, tests/test_fleet_private.py)."""
+    import psutil
+
+    device = plug("pixel8-a15")
+    env = dict(adb_server.env, TETHERGUARD_HOME=str(tmp_path))
+    db = tmp_path / "data" / "tetherguard.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", "watch", "--serial", device.serial],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: db.exists())
+        with Store.open(db) as store:
+            wait_for(lambda: store.load_snapshot(device.serial) is not None)
+        time.sleep(1.0)  # the live watch is up too
+        conns = psutil.Process(proc.pid).net_connections(kind="all")
+        assert conns, "the watch should at least talk to the adb server"
+        listening = [c for c in conns if c.status == psutil.CONN_LISTEN]
+        unconnected = [c for c in conns if c.type == 2 and not c.raddr]  # bound UDP
+        assert listening == [] and unconnected == [], (listening, unconnected)
+        assert all(c.raddr for c in conns if c.family != 1), conns  # AF_UNIX aside
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)

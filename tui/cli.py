@@ -55,7 +55,8 @@ def _tui(args: argparse.Namespace) -> int:
     from agent.config import ConfigError, load_config
     from agent.labels import LabelCache
     from agent.paths import cache_dir
-    from agent.store import Store
+    from agent.store import Store, StoreError
+    from agent.textsafe import printable
     from tui.run import run_tui
 
     try:
@@ -64,15 +65,21 @@ def _tui(args: argparse.Namespace) -> int:
         print(f"tetherguard: config: {exc}", file=sys.stderr)
         return ExitCode.USAGE
     path = Path(args.store) if args.store else config.store.path
-    with Store.open(path, retention_days=config.store.retention_days) as store:
-        run_tui(
-            AdbClient(),
-            store,
-            interval=args.interval,
-            serials=args.serial,
-            labels=LabelCache(cache_dir() / "labels"),
-            fleet_url=fleet_url(args.fleet),
-        )
+    try:
+        with Store.open(path, retention_days=config.store.retention_days) as store:
+            run_tui(
+                AdbClient(),
+                store,
+                interval=args.interval,
+                serials=args.serial,
+                labels=LabelCache(cache_dir() / "labels"),
+                fleet_url=fleet_url(args.fleet),
+            )
+    except StoreError as exc:  # locked, full, damaged, or watched by another tetherguard
+        if args.debug:
+            raise
+        print(f"tetherguard: store: {printable(str(exc))}", file=sys.stderr)
+        return ExitCode.STORE
     return ExitCode.OK
 
 
