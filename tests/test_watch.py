@@ -405,3 +405,47 @@ def test_watch_opens_no_listening_socket(adb_server: AdbServer, plug: Plug, tmp_
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def test_a_reboot_in_the_middle_of_a_full_read_loses_nothing(
+    host: SimHost, adb_server: AdbServer, client: AdbClient, plug: Plug, tmp_path: Path
+) -> None:
+    device = plug("moto-g30-a11")
+    contacts, location = (
+        "android.permission.READ_CONTACTS",
+        "android.permission.ACCESS_FINE_LOCATION",
+    )
+    with Store.open(tmp_path / "tg.db") as store:
+        Engine(client, store, serials=[device.serial], live=False).once()  # the baseline
+        host.call(lambda: device.state.grant("com.sina.weibo", 0, contacts))  # while down
+        # The next full read stalls in the package dump, and the phone reboots under it.
+        device.faults.hang = ["dumpsys -t * package"]
+        engine = Engine(client, store, interval=0.2, serials=[device.serial])
+        events, _ = engine.events_queue()
+        engine.start()
+        try:
+            time.sleep(1.0)
+            assert not any(e.kind == "permission_granted" for e in list(events.queue))
+            host.run(device.reboot(downtime=0.2))
+            device.faults.hang = []
+            adb_server.connect(device.serial, timeout=30)
+
+            def granted() -> list[str]:
+                return [
+                    str(e.detail["permission"])
+                    for e in list(events.queue)
+                    if e.kind == "permission_granted"
+                ]
+
+            wait_for(lambda: granted() == [contacts], timeout=60, message=str(engine.errors))
+            wait_for(lambda: engine.live_ready(device.serial))
+            host.call(lambda: device.state.grant("com.sina.weibo", 0, location))
+            wait_for(lambda: sorted(granted()) == sorted([contacts, location]), timeout=60)
+            time.sleep(1.0)  # a late duplicate would show now
+        finally:
+            engine.stop()
+        assert sorted(granted()) == sorted([contacts, location])
+        stored = [e.detail["permission"] for e in store.events(kind="permission_granted")]
+        assert sorted(stored) == sorted([contacts, location])
+        states = [e.detail.get("state") for e in store.events(kind="device_state")]
+        assert "rebooted" in states
