@@ -70,6 +70,23 @@ async def test_one_finding_is_toasted_by_name_a_burst_as_one_summary(static: Sta
         assert len(app.model.open_findings()) == 3 + 8
 
 
+async def test_the_engines_problems_are_shown_as_warnings_once(static: StaticSource) -> None:
+    app = TetherguardApp(static, refresh_s=0.05)
+    async with app.run_test(size=(140, 36), notifications=True):
+        await _until(lambda: isinstance(app.screen, FleetScreen) and app.screen.ready)
+        static.said.append("store: the disk holding the store at /x is full: \x1b[31mred")
+        await _until(lambda: len(app._notifications) == 1)
+        [toast] = list(app._notifications)
+        assert toast.severity == "warning" and "is full" in str(toast.message)
+        assert "\x1b" not in str(toast.message)  # escaped, never an escape sequence
+        static.said.extend(f"problem {i}" for i in range(6))
+        await _until(lambda: len(app._notifications) == 5)
+        await asyncio.sleep(1.5)
+        shown = [str(n.message) for n in app._notifications]
+        assert len(shown) == 5  # three named, one count, nothing twice
+        assert shown[-1] == "3 more problems" and "problem 5" in shown[-2]
+
+
 async def test_the_apps_list_sorts_and_the_tabs_switch_from_the_keyboard(
     static: StaticSource,
 ) -> None:

@@ -31,6 +31,8 @@ class StaticSource:
             self.link = LocalLink(self.device, serial=SERIAL)
             self.snap: Snapshot = Collector(self.link).full()  # type: ignore[arg-type]
         self.actor = "tui:test"
+        self.said: list[str] = []
+        """The engine's problems, as a test makes them."""
 
     def subscribe(self, callback: Callable[[Event], None]) -> None:
         pass
@@ -91,3 +93,6 @@ class StaticSource:
 
     def accept(self, event: Event) -> int:
         return 1
+
+    def problems(self, start: int = 0) -> list[str]:
+        return self.said[start:]

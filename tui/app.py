@@ -66,6 +66,10 @@ FULL_PASS_LATEST_S = 300.0
 
 TOAST_LINES = 3
 """Findings named in one summary toast; the inbox has the rest."""
+PROBLEMS_EVERY_S = 1.0
+"""How often the engine's problems are looked for (a list read: no work when there are none)."""
+PROBLEMS_SHOWN = 3
+"""Problems toasted at once; past that, a count."""
 
 
 @dataclass
@@ -111,6 +115,7 @@ class TetherguardApp(App[None]):
         self.toast_s = 2.0
         self._toasted = 0.0
         self._arrived: list[Event] = []
+        self._problems_seen = 0
         """Findings not toasted yet: toasted once per redraw, many as one summary (a toast per
         event would bury the screen, and the layout work, when a fleet streams)."""
 
@@ -124,6 +129,17 @@ class TetherguardApp(App[None]):
         self.set_interval(self._refresh_s, self._redraw)
         self.call_after_refresh(self._quiet_collector)
         self.set_interval(1.0, self._collect_when_idle)
+        self.set_interval(PROBLEMS_EVERY_S, self._show_problems)
+
+    def _show_problems(self) -> None:
+        """The engine's problems as warnings: the owner must learn that events wait in memory
+        for a full disk, or that the adb server restarted, without reading a log."""
+        new = self.source.problems(self._problems_seen)
+        self._problems_seen += len(new)
+        for text in new[-PROBLEMS_SHOWN:]:
+            self.notify(printable(text, 300), title="tetherguard", severity="warning", markup=False)
+        if len(new) > PROBLEMS_SHOWN:
+            self.notify(f"{len(new) - PROBLEMS_SHOWN} more problems", severity="warning")
 
     # The garbage collector's full passes walk every object the process holds (Textual's
     # widgets, an in-process engine's state for every phone): a tenth of a second or more with

@@ -34,6 +34,7 @@ class Source(Protocol):
     def start_graph(self, serial: str) -> list[tuple[str, str, int]]: ...
     def actions(self, serial: str) -> Actions: ...
     def accept(self, event: Event) -> int: ...
+    def problems(self, start: int = 0) -> list[str]: ...
 
 
 class EngineSource:
@@ -55,6 +56,11 @@ class EngineSource:
     def close(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
+
+    def problems(self, start: int = 0) -> list[str]:
+        """What the engine had to say (a full disk, the adb server restarted, a phone that
+        could not be read), from the ``start``-th line on."""
+        return list(self.engine.errors[start:])
 
     def devices(self) -> list[DeviceRecord]:
         try:
