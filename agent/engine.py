@@ -1,5 +1,5 @@
-"""The engine: the one public face of tetherguard's core. The CLI, the TUI and the daemon all use
-it, so a feature works the same way in all three.
+"""The engine: the one public face of tetherguard's core. The CLI (``watch``) and the TUI both
+run it, so a feature works the same way in both.
 
 It watches devices (per online device: a cycle worker, and with ``live`` a use worker and a
 logcat stream, plus one hot-plug tracker for the fleet), turns each new snapshot into events
@@ -80,6 +80,7 @@ class _Claim:
     """
 
     def __init__(self, store_path: Path) -> None:
+        self.store_path = store_path
         self.path = store_path.with_name(store_path.name + ".watch.lock")
         self._fd: int | None = None
 
@@ -97,7 +98,7 @@ class _Claim:
             os.close(fd)
             raise EngineBusy(
                 f"another tetherguard (pid {holder}) is already watching with the store at "
-                f"{self.path.with_suffix('')}; two would report every change twice: use that "
+                f"{self.store_path}; two would report every change twice: use that "
                 f"one, stop it, or give this one a store of its own (--store)"
             ) from None
         os.ftruncate(fd, 0)

@@ -365,6 +365,7 @@ def test_a_second_tetherguard_on_the_same_store_is_refused_and_a_dead_one_leaves
             assert second.returncode == 4, second.stderr
             (line,) = second.stderr.strip().splitlines()
             assert f"pid {first.pid}" in line and "already watching" in line
+            assert f"with the store at {db};" in line
             assert "Traceback" not in second.stderr
         lock = db.with_name(db.name + ".watch.lock")
         assert lock.stat().st_mode & 0o077 == 0
