@@ -356,8 +356,18 @@ def render(data: ReportData) -> str:
     )
     _table(w, "installs", "Installs, updates and removals, with their source", data.installs)
     _actions(w, data.actions)
-    newest = f" (the newest {EVENTS_LISTED})" if data.total > EVENTS_LISTED else ""
-    _table(w, "events", f"Every event{newest}", list(data.listed), anchors=True)
+    # Evidence is the first of its kind in the period, the table the newest: in a large report
+    # the evidence cited above is older than the table, so it gets its rows too (a link must
+    # always land).
+    listed = {e.id for e in data.listed}
+    cited = {e.id: e for kept in data.evidence.values() for e in kept if e.id not in listed}
+    title = "Every event"
+    if data.total > EVENTS_LISTED:
+        title = f"The newest {EVENTS_LISTED:,} events"
+        if cited:
+            title += f", after the {len(cited)} older ones cited above"
+    rows = [*sorted(cited.values(), key=lambda e: e.ts), *data.listed]
+    _table(w, "events", title, rows, anchors=True)
     w("<p class='muted'>All records: <code>tetherguard export --output events.parquet</code>")
     w(" (add <code>--since</code> for this period).</p>")
     w("</body></html>")

@@ -94,6 +94,41 @@ def test_every_evidence_link_leads_to_its_event(page: Path) -> None:
     assert links and links <= anchors
 
 
+def test_evidence_older_than_the_event_table_still_has_its_row(tmp_path: Path) -> None:
+    """More events than the table lists: the first findings (cited as evidence) are the
+    oldest, so they would fall out of a table of the newest; each link must still land."""
+    from agent.regreport import EVENTS_LISTED
+
+    def event(i: int, kind: str, consent: Consent) -> Event:
+        return Event(
+            kind=kind,
+            serial="PHONE-0",
+            ts=T0 + i,
+            consent=consent,
+            severity=Severity.HIGH,
+            user=0,
+            package=f"com.app{i % 7}",
+            detail={"permission": "android.permission.CAMERA", "state": "connected"},
+            id=f"n{i:05d}",
+        )
+
+    first = [event(i, "permission_granted", Consent.NONE) for i in range(3)]
+    rest = [event(i, "device_state", Consent.PLATFORM) for i in range(3, EVENTS_LISTED + 500)]
+    store_path, out = tmp_path / "tg.db", tmp_path / "report.html"
+    with Store.open(store_path) as store:
+        store.record_events([*first, *rest])
+    args = ["report", "--store", str(store_path), "--since", str(T0 - 1), "--output", str(out)]
+    assert cli([*args, "--until", str(T0 + DAY)]) == 0
+    text = out.read_text()
+    links = set(re.findall(r"href='#([^']+)'", text))
+    ids = set(re.findall(r" id='([^']+)'", text))
+    assert {f"ev-n{i:05d}" for i in range(3)} <= links
+    assert links <= ids, sorted(links - ids)[:5]
+    assert f"The newest {EVENTS_LISTED:,} events, after the 3 older ones cited above" in text
+    rows = re.findall(r"<tr id='ev-(n\d+)'", text)
+    assert rows == sorted(rows) and len(rows) == EVENTS_LISTED + 3  # in time order, no doubles
+
+
 def test_a_timeline_per_phone_and_phone_text_is_escaped(page: Path) -> None:
     text = page.read_text()
     for p in range(len(PHONES)):
