@@ -488,6 +488,8 @@ class FleetSink:
             raise FleetError(f"fleet database: {_short(exc, self.url)}") from None
         self.outbox.done(rows[-1][0])  # only now: the batch is committed
         self.shipped += len(rows)
+        if self.error is not None and not self.error.startswith("outbox "):
+            log.warning("fleet: the fleet database takes rows again")
         self.error = None
         return len(rows)
 

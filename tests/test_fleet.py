@@ -227,3 +227,79 @@ def test_watch_ships_to_the_fleet_database(
     devices = _central(pg, "SELECT serial, state FROM devices")
     assert (device.serial, "device") in devices
     assert (tmp_path / "data" / "outbox.db").exists()
+
+
+def test_watch_keeps_watching_while_the_fleet_database_is_down_and_delivers_later(
+    pg: PgServer, adb_server: AdbServer, plug: Plug, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    _fresh(pg)
+    pg.stop()  # down before the watch starts
+    secret = "s3cretPW"  # trust auth ignores it; it must never be shown all the same
+    url = pg.url.replace("postgres@", f"postgres:{secret}@")
+    device = plug("redmi-note11-a13")
+    env = dict(adb_server.env, TETHERGUARD_HOME=str(tmp_path))
+    argv = ["watch", "--jsonl", "--interval", "0.2", "--no-host", "--fleet", url]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", *argv, "--serial", device.serial],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    printed: list[dict[str, object]] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            printed.append(json.loads(line))
+
+    threading.Thread(target=read, daemon=True).start()
+    db = tmp_path / "data" / "tetherguard.db"
+
+    def grant(permission: str) -> None:
+        plug.host.call(lambda: device.state.grant("com.sina.weibo", 0, permission))
+        wait_for(lambda: any(e.get("detail", {}).get("permission") == permission for e in printed))  # type: ignore[union-attr]
+
+    def central() -> list[str]:
+        try:
+            rows = _central(
+                pg, "SELECT id FROM events WHERE kind = 'permission_granted' ORDER BY seq"
+            )
+        except (psycopg.OperationalError, psycopg.errors.UndefinedTable):
+            return []  # down, or not migrated yet
+        return [str(r[0]) for r in rows]
+
+    try:
+        wait_for(lambda: db.exists())
+        with Store.open(db) as store:
+            wait_for(lambda: store.load_snapshot(device.serial) is not None)
+            grant("android.permission.READ_CONTACTS")  # the watch goes on, locally
+            assert len(list(store.events(kind="permission_granted"))) == 1
+            time.sleep(2.0)  # the shipper has tried, and failed
+            pg.start()
+            wait_for(lambda: len(central()) == 1, timeout=40)
+            grant("android.permission.CAMERA")
+            wait_for(lambda: len(central()) == 2, timeout=40)
+            pg.kill()  # down again, mid-run
+            grant("android.permission.ACCESS_FINE_LOCATION")
+            time.sleep(1.5)
+            pg.start()
+            wait_for(lambda: len(central()) == 3, timeout=40)
+            local = [e.id for e in store.events(kind="permission_granted")]
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if pg.proc is None:
+            pg.start()
+    assert proc.returncode == 1  # findings were reported
+    assert central() == local  # each once, in order
+    assert secret not in err and "Traceback" not in err
+    said = [line for line in err.splitlines() if "fleet" in line]
+    assert said and all("fleet database" in line for line in said), err
+    assert said[0].endswith("(1 waiting on disk)") and "takes rows again" in said[-1], err
