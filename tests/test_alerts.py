@@ -49,6 +49,7 @@ from agent.events import Consent, Event, Severity
 from agent.sim.host import SimHost
 from agent.sim.scenario import apply_step, load_scenario
 from agent.store import DeliveryRecord, Store
+from tests.adbserver import AdbServer
 from tests.support import Plug, wait_for
 
 SECRET = "hunter2-s3cret"
@@ -132,7 +133,7 @@ class Hook:
 
 
 @contextlib.contextmanager
-def http_hook(delay: float = 0.0) -> Iterator[Hook]:
+def http_hook(delay: float = 0.0, port: int = 0) -> Iterator[Hook]:
     received: list[tuple[str, dict[str, Any]]] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -148,7 +149,7 @@ def http_hook(delay: float = 0.0) -> Iterator[Hook]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     server.block_on_close = False  # a sleeping handler must not hold up the test's teardown
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -712,6 +713,58 @@ def test_watch_alerts_through_the_configured_target_and_the_phone(
         (f"device:{device.serial}", "delivered"),
     }
     assert SECRET not in capsys.readouterr().err
+
+
+def test_watch_goes_on_while_the_alert_target_is_down_and_it_gets_the_alert_when_back(
+    host: SimHost, adb_server: AdbServer, plug: Plug, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    device = plug("pixel6a-a14")
+    port = closed_port()  # nothing listens there yet
+    path = tmp_path / "tetherguard.toml"
+    url = f"json://tg:{SECRET}@127.0.0.1:{port}/watch"
+    path.write_text(
+        f'[alerts]\nurls = ["{url}"]\n[alerts.retry]\nattempts = 8\nbackoff_s = 0.5\n'
+        "max_backoff_s = 2\n"
+    )
+    env = dict(adb_server.env, TETHERGUARD_HOME=str(tmp_path))
+    argv = ["watch", "--jsonl", "--interval", "0.2", "--serial", device.serial]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", *argv, "--config", str(path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    db = tmp_path / "data" / "tetherguard.db"
+    try:
+        wait_for(lambda: db.exists())
+        with Store.open(db) as store:
+            wait_for(lambda: store.load_snapshot(device.serial) is not None)
+            for step in load_scenario("grant-without-consent").steps:
+                host.call(lambda s=step: apply_step(device.state, s))
+            assert proc.stdout is not None
+            shown = json.loads(proc.stdout.readline())  # the watch goes on: the change is shown
+            assert shown["kind"] == "permission_granted"
+
+            def status() -> set[str]:
+                return {r.status for r in store.deliveries() if r.target.startswith("json:")}
+
+            wait_for(lambda: status() == {"pending"}, timeout=20)  # tried, failed, waiting
+            with http_hook(port=port) as hook:
+                wait_for(lambda: len(hook.received) == 1, timeout=30)
+                wait_for(lambda: status() == {"delivered"}, timeout=10)
+            assert "granted without consent" in hook.received[0][1]["title"].lower()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1
+    assert SECRET not in err and "Traceback" not in err
 
 
 def test_the_readme_example_is_a_valid_configuration(tmp_path: Path) -> None:
