@@ -612,6 +612,8 @@ class _Delivery:
     ``suppressed``: they were counted, not shown one by one)."""
     note: str | None = None
     attempts: int = 0
+    reason: str | None = None
+    """Why the last attempt failed (kept on record when tetherguard stops before the retry)."""
 
 
 @dataclass
@@ -808,14 +810,15 @@ class Alerter:
                     break
                 self._close_window(key, final=True)
             for _, _, delivery in self._retries:
-                # Left pending: the next start sends it (see _resume).
+                # Left pending: the next start sends it (see _resume). The record keeps why
+                # the target did not take it, and says why it was not tried again.
                 self._record(
                     delivery.covers,
                     delivery.channel,
                     "pending",
                     delivery.attempts,
+                    delivery.reason,
                     "tetherguard stopped before the next retry",
-                    delivery.note,
                 )
             self._retries.clear()
         except Exception:
@@ -1013,6 +1016,7 @@ class Alerter:
                 delivery.covers, delivery.channel, "failed", delivery.attempts, outcome.reason
             )
             return
+        delivery.reason = outcome.reason
         retry = self.config.retry
         if delivery.attempts < retry.attempts and not final and not self._closed.is_set():
             due = self._clock() + retry.delay(delivery.attempts)
