@@ -39,6 +39,7 @@ class PgServer:
         self.bin = bindir
         self.root = Path(tempfile.mkdtemp(prefix="tetherguard-pg-"))
         self.data = self.root / "data"
+        self.log = self.root / "server.log"
         self.port = _free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.user = "postgres" if os.geteuid() == 0 else None
@@ -72,6 +73,28 @@ class PgServer:
             raise RuntimeError(f"{argv[0]} failed: {done.stderr[-2000:]}")
 
     def start(self) -> None:
+        self._launch()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                # Quit at once: the lock or the shared memory of a server just killed, whose
+                # last processes are not gone yet (see kill). Again, until they are.
+                time.sleep(0.2)
+                self._launch()
+                continue
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    pass
+                if self._ready():
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        said = self.log.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"PostgreSQL did not start within 60 s:\n{said}")
+
+    def _launch(self) -> None:
         argv = [
             str(self.bin / "postgres"),
             "-D",
@@ -85,23 +108,13 @@ class PgServer:
             "-c",
             "fsync=off",
         ]
-        self.proc = subprocess.Popen(
-            self._as_user(argv),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    pass
-                if self._ready():
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("PostgreSQL did not start within 60 s")
+        with open(self.log, "ab") as log:  # the server's own words, for a start that fails
+            self.proc = subprocess.Popen(
+                self._as_user(argv),
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+            )
 
     def _ready(self) -> bool:
         done = subprocess.run(
@@ -114,10 +127,28 @@ class PgServer:
     def kill(self) -> None:
         """Down hard, as a crash or a pulled cable would have it (SIGKILL to the server group)."""
         if self.proc is not None:
+            postmaster = self._postmaster()
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=30)
             self.proc = None
-            time.sleep(0.5)  # the children (backends) go with the group
+            # The postmaster's children run in sessions of their own: they outlive the group
+            # and quit when they notice it died. The postmaster, orphaned, lingers as a zombie
+            # until init reaps it (seconds, here), and a new server will not start while its
+            # lock file names a process that still exists.
+            deadline = time.monotonic() + 30
+            while postmaster is not None and time.monotonic() < deadline:
+                try:
+                    os.kill(postmaster, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.05)
+
+    def _postmaster(self) -> int | None:
+        """The server's process id, from its lock file (``None`` if it has none)."""
+        try:
+            return int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
 
     def stop(self) -> None:
         if self.proc is not None:
