@@ -4,8 +4,10 @@ into the session's real adb server (the ``plug`` fixture in conftest.py)."""
 from __future__ import annotations
 
 import contextlib
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +45,69 @@ def run_cli(
         check=False,
         stdin=subprocess.DEVNULL,
     )
+
+
+class Watching:
+    """``tetherguard watch ARGS`` running in a subprocess, as a user runs it in a terminal: what
+    it prints on stdout and on stderr is collected line by line as it comes (so the test can
+    look while it runs, and a chatty stderr never fills its pipe); :meth:`stop` is Ctrl-C."""
+
+    def __init__(self, *args: str, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "agent.cli", "watch", *args],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._readers = [
+            threading.Thread(target=self._read, args=(stream, lines), daemon=True)
+            for stream, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _read(stream: Any, lines: list[str]) -> None:
+        for line in stream:
+            lines.append(line.rstrip("\n"))
+
+    @property
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    @property
+    def stderr(self) -> str:
+        return "\n".join(self.err)
+
+    def until(self, predicate: Callable[[], object], timeout: float = 30.0) -> None:
+        """:func:`wait_for` ``predicate``; on a timeout, the message says whether watch is still
+        running and what it said on stderr."""
+        try:
+            wait_for(predicate, timeout)
+        except AssertionError:
+            state = "running" if self.running else f"exited with {self.proc.returncode}"
+            raise AssertionError(f"timed out; watch {state}; stderr:\n{self.stderr}") from None
+
+    def stop(self, timeout: float = 60.0) -> int:
+        """Ctrl-C (SIGINT), then its exit status once it is done and its output read."""
+        if self.running:
+            self.proc.send_signal(signal.SIGINT)
+        code = self.proc.wait(timeout=timeout)
+        for reader in self._readers:
+            reader.join(timeout=10)
+        return code
+
+    def __enter__(self) -> Watching:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.running:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
 
 
 class Plug:

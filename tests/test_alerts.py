@@ -50,7 +50,7 @@ from agent.sim.host import SimHost
 from agent.sim.scenario import apply_step, load_scenario
 from agent.store import DeliveryRecord, Store
 from tests.adbserver import AdbServer
-from tests.support import Plug, wait_for
+from tests.support import Plug, Watching, wait_for
 
 SECRET = "hunter2-s3cret"
 HOSTILE = {
@@ -715,56 +715,112 @@ def test_watch_alerts_through_the_configured_target_and_the_phone(
     assert SECRET not in capsys.readouterr().err
 
 
-def test_watch_goes_on_while_the_alert_target_is_down_and_it_gets_the_alert_when_back(
+def test_watch_keeps_watching_while_the_alert_target_is_down_and_delivers_when_it_is_back(
     host: SimHost, adb_server: AdbServer, plug: Plug, tmp_path: Path
 ) -> None:
-    import signal
-    import subprocess
-    import sys
-
+    """What a user of ``watch`` sees with a webhook that is down: every change shown and stored
+    at once; the alert retried and delivered when the webhook is back (in the same run, or -
+    when watch was stopped before it came back - at the next start); one given up on said on
+    stderr and kept on record; the webhook's secret never shown anywhere."""
     device = plug("pixel6a-a14")
+    weibo = "com.sina.weibo"
     port = closed_port()  # nothing listens there yet
+    url = f"json://tg:{SECRET}@127.0.0.1:{port}/watch?-token={SECRET}"
     path = tmp_path / "tetherguard.toml"
-    url = f"json://tg:{SECRET}@127.0.0.1:{port}/watch"
-    path.write_text(
-        f'[alerts]\nurls = ["{url}"]\n[alerts.retry]\nattempts = 8\nbackoff_s = 0.5\n'
-        "max_backoff_s = 2\n"
-    )
     env = dict(adb_server.env, TETHERGUARD_HOME=str(tmp_path))
-    argv = ["watch", "--jsonl", "--interval", "0.2", "--serial", device.serial]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agent.cli", *argv, "--config", str(path)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    argv = ["--interval", "0.2", "--no-host", "--serial", device.serial, "--config", str(path)]
     db = tmp_path / "data" / "tetherguard.db"
-    try:
-        wait_for(lambda: db.exists())
-        with Store.open(db) as store:
-            wait_for(lambda: store.load_snapshot(device.serial) is not None)
-            for step in load_scenario("grant-without-consent").steps:
-                host.call(lambda s=step: apply_step(device.state, s))
-            assert proc.stdout is not None
-            shown = json.loads(proc.stdout.readline())  # the watch goes on: the change is shown
-            assert shown["kind"] == "permission_granted"
+    webhook = "json://127.0.0.1"  # as the target is named: scheme and host only
 
-            def status() -> set[str]:
-                return {r.status for r in store.deliveries() if r.target.startswith("json:")}
+    def configure(attempts: int) -> None:
+        path.write_text(
+            f'[alerts]\nurls = ["{url}"]\n[alerts.retry]\nattempts = {attempts}\n'
+            "backoff_s = 0.3\nmax_backoff_s = 1\n"
+        )
 
-            wait_for(lambda: status() == {"pending"}, timeout=20)  # tried, failed, waiting
-            with http_hook(port=port) as hook:
-                wait_for(lambda: len(hook.received) == 1, timeout=30)
-                wait_for(lambda: status() == {"delivered"}, timeout=10)
-            assert "granted without consent" in hook.received[0][1]["title"].lower()
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 1
-    assert SECRET not in err and "Traceback" not in err
+    def grant(watch: Watching, local: Store, permission: str) -> str:
+        """A grant nobody consented to; the id of its event, once watch has shown it."""
+        host.call(lambda: device.state.grant(weibo, 0, permission))
+        wait_for(lambda: any(permission in line for line in watch.out))
+        [line] = [line for line in watch.out if permission in line]
+        assert " ! " in line and "permission_granted" in line  # shown as a finding
+        [found] = [e for e in local.events() if e.detail.get("permission") == permission]
+        assert watch.running
+        return found.id
+
+    def record(event_id: str) -> DeliveryRecord | None:
+        rows = local.deliveries(event_id, target=webhook)
+        return rows[0] if rows else None
+
+    configure(attempts=20)  # plenty (20 s): the webhook is back before they are used up
+    with Watching(*argv, env=env) as first:
+        first.until(db.exists)
+        with Store.open(db) as local:
+            wait_for(lambda: local.load_snapshot(device.serial) is not None)
+            contacts = grant(first, local, "android.permission.READ_CONTACTS")
+            # tried, failed, and waiting for the next try: on record, with the reason
+            wait_for(lambda: (r := record(contacts)) is not None and r.attempts >= 2, timeout=20)
+            waiting = record(contacts)
+            assert waiting is not None and waiting.status == "pending"
+            assert "connection error" in (waiting.last_error or "").lower()
+            # and said on stderr as it happens, a line per try, naming the host only
+            said = [line for line in first.err if "connection error" in line.lower()]
+            assert said and all("127.0.0.1" in line for line in said), first.stderr
+            assert not any(f":{port}" in line or "/watch" in line for line in first.err)
+            with http_hook(port=port) as hook:  # the webhook is back
+                wait_for(lambda: len(hook.received) == 1, timeout=20)
+                wait_for(lambda: getattr(record(contacts), "status", "") == "delivered")
+                time.sleep(1.5)  # no second copy
+            assert len(hook.received) == 1
+            [(_, payload)] = hook.received
+            assert payload["title"] == "tetherguard: Permission granted without consent"
+            assert "android.permission.READ_CONTACTS" in payload["message"]
+
+            # down again; watch is stopped before the webhook comes back
+            camera = grant(first, local, "android.permission.CAMERA")
+            wait_for(lambda: getattr(record(camera), "attempts", 0) >= 2, timeout=20)
+            started = time.monotonic()
+            assert first.stop() == 1  # Ctrl-C: a normal end, with findings reported
+            assert time.monotonic() - started < 15  # not held up by the dead webhook
+            left = record(camera)
+            assert left is not None
+            assert (left.status, left.note) == (
+                "pending",
+                "tetherguard stopped before the next retry",
+            )
+            assert "connection error" in (left.last_error or "").lower()  # why, still on record
+
+    configure(attempts=2)
+    with contextlib.ExitStack() as running:
+        with http_hook(port=port) as hook, Store.open(db) as local:
+            second = running.enter_context(Watching(*argv, env=env))
+            # the next start sends what the last run left undelivered, and only that
+            wait_for(lambda: len(hook.received) == 1, timeout=30)
+            wait_for(lambda: getattr(record(camera), "status", "") == "delivered")
+            sent = record(camera)
+            assert sent is not None and sent.note == "sent after a restart"
+            time.sleep(1.5)
+            [(_, payload)] = hook.received
+            assert "android.permission.CAMERA" in payload["message"]
+            assert [r.status for r in local.deliveries(contacts, target=webhook)] == ["delivered"]
+        # down for good: two attempts, then given up, said on stderr and kept on record
+        with Store.open(db) as local:
+            wait_for(lambda: local.load_snapshot(device.serial) is not None)
+            location = grant(second, local, "android.permission.ACCESS_FINE_LOCATION")
+            wait_for(lambda: getattr(record(location), "status", "") == "failed", timeout=20)
+            wait_for(lambda: any("failed after 2 attempt(s)" in line for line in second.err))
+            [given_up] = [line for line in second.err if "failed after 2 attempt(s)" in line]
+            assert webhook in given_up and "connection error" in given_up.lower()
+            assert second.running
+            assert [r.event_id for r in local.deliveries(status="failed")] == [location]
+        assert second.stop() == 1
+
+    for run in (first, second):
+        err = run.stderr
+        assert SECRET not in err and "Traceback" not in err, err
+        assert SECRET not in "\n".join(run.out)
+    with Store.open(db) as local:
+        assert SECRET not in repr(local.deliveries())
 
 
 def test_the_readme_example_is_a_valid_configuration(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from agent.fleet import FleetSink, Outbox, fleet_view
 from agent.store import Store
 from tests.adbserver import AdbServer
 from tests.postgres import PgServer, pg_bin
-from tests.support import Plug, run_cli, wait_for
+from tests.support import Plug, Watching, run_cli, wait_for
 from tests.tui_static import StaticSource
 from tui.app import TetherguardApp
 from tui.screens import HostsScreen
@@ -229,77 +229,79 @@ def test_watch_ships_to_the_fleet_database(
     assert (tmp_path / "data" / "outbox.db").exists()
 
 
-def test_watch_keeps_watching_while_the_fleet_database_is_down_and_delivers_later(
+def test_watch_started_while_the_fleet_database_is_down_keeps_watching_and_delivers_later(
     pg: PgServer, adb_server: AdbServer, plug: Plug, tmp_path: Path
 ) -> None:
-    import signal
-    import subprocess
-    import sys
-
     _fresh(pg)
     pg.stop()  # down before the watch starts
     secret = "s3cretPW"  # trust auth ignores it; it must never be shown all the same
     url = pg.url.replace("postgres@", f"postgres:{secret}@")
     device = plug("redmi-note11-a13")
+    weibo = "com.sina.weibo"
     env = dict(adb_server.env, TETHERGUARD_HOME=str(tmp_path))
-    argv = ["watch", "--jsonl", "--interval", "0.2", "--no-host", "--fleet", url]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agent.cli", *argv, "--serial", device.serial],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    printed: list[dict[str, object]] = []
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            printed.append(json.loads(line))
-
-    threading.Thread(target=read, daemon=True).start()
+    argv = ["--jsonl", "--interval", "0.2", "--no-host", "--serial", device.serial]
     db = tmp_path / "data" / "tetherguard.db"
 
-    def grant(permission: str) -> None:
-        plug.host.call(lambda: device.state.grant("com.sina.weibo", 0, permission))
-        wait_for(lambda: any(e.get("detail", {}).get("permission") == permission for e in printed))  # type: ignore[union-attr]
-
-    def central() -> list[str]:
+    def central() -> list[tuple[str, str]]:
+        """(id, permission) of the grants in the fleet database, in the order shipped."""
         try:
             rows = _central(
-                pg, "SELECT id FROM events WHERE kind = 'permission_granted' ORDER BY seq"
+                pg,
+                "SELECT id, detail->>'permission' FROM events "
+                "WHERE kind = 'permission_granted' ORDER BY seq",
             )
         except (psycopg.OperationalError, psycopg.errors.UndefinedTable):
             return []  # down, or not migrated yet
-        return [str(r[0]) for r in rows]
+        return [(str(i), str(p)) for i, p in rows]
 
-    try:
-        wait_for(lambda: db.exists())
+    def said(words: str) -> list[str]:
+        return [line for line in watch.err if words in line]
+
+    with Watching(*argv, "--fleet", url, env=env) as watch:
+        watch.until(db.exists)
         with Store.open(db) as store:
+
+            def grant(permission: str) -> None:
+                plug.host.call(lambda: device.state.grant(weibo, 0, permission))
+                wait_for(lambda: any(permission in line for line in watch.out))  # shown
+                stored = [e.detail["permission"] for e in store.events(kind="permission_granted")]
+                assert stored[-1] == permission  # in the local store at once
+                assert watch.running
+
             wait_for(lambda: store.load_snapshot(device.serial) is not None)
-            grant("android.permission.READ_CONTACTS")  # the watch goes on, locally
-            assert len(list(store.events(kind="permission_granted"))) == 1
-            time.sleep(2.0)  # the shipper has tried, and failed
+            grant("android.permission.READ_CONTACTS")
+            # said while it runs, on one line, without the password
+            watch.until(lambda: said("cannot reach the fleet database"), timeout=20)
+            [down] = said("cannot reach the fleet database")
+            assert "127.0.0.1" in down and down.endswith("(1 waiting on disk)"), down
+            assert central() == []
             pg.start()
-            wait_for(lambda: len(central()) == 1, timeout=40)
+            wait_for(lambda: central(), timeout=40)
+            wait_for(lambda: said("takes rows again"), timeout=10)
             grant("android.permission.CAMERA")
             wait_for(lambda: len(central()) == 2, timeout=40)
+
             pg.kill()  # down again, mid-run
             grant("android.permission.ACCESS_FINE_LOCATION")
-            time.sleep(1.5)
+            # it tries, fails, says so and keeps the row on disk meanwhile
+            wait_for(lambda: len(said("fleet database")) > 2, timeout=20)
+            assert watch.running
             pg.start()
             wait_for(lambda: len(central()) == 3, timeout=40)
-            local = [e.id for e in store.events(kind="permission_granted")]
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        if pg.proc is None:
-            pg.start()
-    assert proc.returncode == 1  # findings were reported
-    assert central() == local  # each once, in order
-    assert secret not in err and "Traceback" not in err
-    said = [line for line in err.splitlines() if "fleet" in line]
-    assert said and all("fleet database" in line for line in said), err
-    assert said[0].endswith("(1 waiting on disk)") and "takes rows again" in said[-1], err
+            wait_for(lambda: len(said("takes rows again")) == 2, timeout=10)
+            time.sleep(1.0)  # a few more rounds: a row shipped twice would show now
+            local = [
+                (e.id, e.detail["permission"]) for e in store.events(kind="permission_granted")
+            ]
+        assert watch.stop() == 1  # Ctrl-C: a normal end, with findings reported
+    assert central() == local  # each change once, in order
+    assert [p for _, p in local] == [
+        "android.permission.READ_CONTACTS",
+        "android.permission.CAMERA",
+        "android.permission.ACCESS_FINE_LOCATION",
+    ]
+    assert all(json.loads(line)["kind"] for line in watch.out)  # stdout stays JSON lines
+    err = watch.stderr
+    assert secret not in err and "Traceback" not in err, err
+    fleet_lines = [line for line in watch.err if "fleet" in line]
+    assert all("fleet database" in line for line in fleet_lines), err
