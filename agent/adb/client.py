@@ -733,6 +733,10 @@ class ShellStream:
                             yield _line(pending[: self._max_line])
                         skipping = True
                         pending.clear()
+                # A stream waits in recv most of its life: holding the last chunk (up to
+                # 256 KiB, a backlog's) meanwhile would keep that much per phone for nothing.
+                chunk = part = b""
+                data = []
                 if self.exit_code is not None:
                     break
             if pending and not skipping:

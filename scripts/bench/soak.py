@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,11 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--speed", type=float, default=1.0, help="scenario time compression")
     ap.add_argument("--results", action="store_true", help="write scripts/bench/RESULTS.md")
+    ap.add_argument(
+        "--trace-memory",
+        action="store_true",
+        help="trace allocations (slower) and print where memory grew after the warm-up",
+    )
     ap.add_argument("--child", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child is not None:
@@ -222,11 +228,23 @@ def main() -> int:
             samples: list[tuple[float, float, float]] = []  # (elapsed s, cpu %, rss MB)
             me.cpu_percent(None)
             t0 = time.monotonic()
+            if args.trace_memory:
+                tracemalloc.start(12)
+            early: tracemalloc.Snapshot | None = None
             while time.monotonic() - t0 < args.minutes * 60:
                 time.sleep(args.sample)
                 samples.append(
                     (time.monotonic() - t0, me.cpu_percent(None), me.memory_info().rss / 2**20)
                 )
+                if args.trace_memory and early is None and time.monotonic() - t0 > args.warmup:
+                    early = tracemalloc.take_snapshot()
+            if early is not None:
+                grown = tracemalloc.take_snapshot().compare_to(early, "traceback")
+                print("Memory grown since the end of the warm-up (tracemalloc), largest first:")
+                for stat in grown[:12]:
+                    print(f"  {stat.size_diff / 2**20:+.2f} MB in {stat.count_diff:+d} blocks")
+                    for line in stat.traceback.format(limit=6, most_recent_first=True):
+                        print(f"      {line}")
             fleet.stdin.write("stop\n")  # no new scenario; those playing end within seconds
             fleet.stdin.flush()
             time.sleep(20)  # the last changes are looked at, the phones still up
