@@ -134,6 +134,9 @@ def test_a_rival_adb_taking_the_port_loses_nothing_and_the_fight_ends(
             # program as the rival's, which therefore leaves it alone.
             now = serving(server.port)
             assert now is not None
+            # (While it took the port, a server may have been started between its kill and its
+            # start; from here on, nobody has a reason to take the port again.)
+            before = rival.takeovers
             os.kill(now[0], signal.SIGKILL)
             wait_for(lambda: serving(server.port) is not None, timeout=30)
             wait_for(lambda: server.state(device.serial) == "device", timeout=60)
@@ -143,7 +146,7 @@ def test_a_rival_adb_taking_the_port_loses_nothing_and_the_fight_ends(
             rival.stopped.set()
             rival.join(timeout=40)
             engine.stop()
-        assert rival.takeovers == 1, "tetherguard started a server the rival had to kill"
+        assert rival.takeovers == before, "tetherguard started a server the rival had to kill"
         said = [e for e in engine.errors if "went away and is back" in e]
         assert len(said) >= 2 and "connecting 1 network phones again" in said[0], said
         grants = [e.detail["permission"] for e in store.events(kind="permission_granted")]

@@ -381,6 +381,7 @@ class DeviceTracker:
             try:
                 conn.request("host:track-devices", Deadline(5.0))
                 if lost:
+                    self._client._looked = False  # whoever serves now is looked at again
                     self._updates.put(self._BACK)
                     lost = False
                 while not self._stop.is_set():
@@ -407,12 +408,13 @@ class DeviceTracker:
                     went |= {s for s, state in known.items() if state == "device"}
                     current = None
                 elif current is self._BACK:
+                    # Kept until each is seen online again: a server that flaps (two adb
+                    # programs fighting) may go again before the phones are back.
                     if self._on_back is not None:
                         try:
                             self._on_back(frozenset(went))
                         except Exception:
                             log.exception("the adb server's return could not be handled")
-                    went = set()
                     current = None
                 if current is None:
                     try:
@@ -421,6 +423,7 @@ class DeviceTracker:
                         current = {}
                 yield from diff_states(known, current)
                 known = current
+                went -= {s for s, state in current.items() if state == "device"}
         finally:
             self.close()
 
