@@ -333,6 +333,24 @@ def test_baseline_accept_package_and_all(adb_server: AdbServer, plug: Plug, tmp_
     assert "no stored snapshot shows" in missing.stderr
 
 
+def _watch_in_background(env: dict[str, str], serial: str, db: Path) -> subprocess.Popen[bytes]:
+    """``tetherguard watch --serial SERIAL`` running, once it has read the phone and stored it."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", "watch", "--serial", serial],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: db.exists())
+        with Store.open(db) as store:
+            wait_for(lambda: store.load_snapshot(serial) is not None)
+    except BaseException:
+        proc.kill()
+        raise
+    return proc
+
+
 def test_a_second_tetherguard_on_the_same_store_is_refused_and_a_dead_one_leaves_no_lock(
     adb_server: AdbServer, plug: Plug, tmp_path: Path
 ) -> None:
@@ -342,16 +360,8 @@ def test_a_second_tetherguard_on_the_same_store_is_refused_and_a_dead_one_leaves
     device = plug("pixel8-a15")
     env = dict(adb_server.env, TETHERGUARD_HOME=str(tmp_path))
     db = tmp_path / "data" / "tetherguard.db"
-    first = subprocess.Popen(
-        [sys.executable, "-m", "agent.cli", "watch", "--serial", device.serial],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    first = _watch_in_background(env, device.serial, db)
     try:
-        wait_for(lambda: db.exists())
-        with Store.open(db) as store:
-            wait_for(lambda: store.load_snapshot(device.serial) is not None)
         # Two engines would both report every change: the second says who holds the store.
         for module, *argv in (("agent.cli", "watch", "--once"), ("tui.cli", "tui")):
             second = subprocess.run(
@@ -386,16 +396,8 @@ def test_watch_opens_no_listening_socket(adb_server: AdbServer, plug: Plug, tmp_
     device = plug("pixel8-a15")
     env = dict(adb_server.env, TETHERGUARD_HOME=str(tmp_path))
     db = tmp_path / "data" / "tetherguard.db"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agent.cli", "watch", "--serial", device.serial],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = _watch_in_background(env, device.serial, db)
     try:
-        wait_for(lambda: db.exists())
-        with Store.open(db) as store:
-            wait_for(lambda: store.load_snapshot(device.serial) is not None)
         time.sleep(1.0)  # the live watch is up too
         conns = psutil.Process(proc.pid).net_connections(kind="all")
         assert conns, "the watch should at least talk to the adb server"
