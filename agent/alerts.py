@@ -682,6 +682,9 @@ class Alerter:
         self._held: list[tuple[Event, Message, Routed]] = []
         self._retries: list[tuple[float, int, _Delivery]] = []
         self._seq = itertools.count()
+        # Targets whose last attempt failed: their first failure is said at WARNING (a user
+        # watching stderr must learn the target is down), the retries after it at INFO.
+        self._failing: set[str] = set()
 
     # ---------------------------------------------------------------- public face
     def __call__(self, event: Event) -> None:
@@ -1000,6 +1003,9 @@ class Alerter:
         name = delivery.channel.name
         if outcome.ok:
             self._bump("sent")
+            if name in self._failing:
+                self._failing.discard(name)
+                log.warning("alerts: %s delivers again", name)
             self._record(
                 delivery.covers,
                 delivery.channel,
@@ -1021,7 +1027,10 @@ class Alerter:
         if delivery.attempts < retry.attempts and not final and not self._closed.is_set():
             due = self._clock() + retry.delay(delivery.attempts)
             heapq.heappush(self._retries, (due, next(self._seq), delivery))
-            log.info(
+            first = name not in self._failing
+            self._failing.add(name)
+            log.log(
+                logging.WARNING if first else logging.INFO,
                 "alerts: %s failed (attempt %d of %d), retrying: %s",
                 name,
                 delivery.attempts,
@@ -1033,6 +1042,7 @@ class Alerter:
             )
             return
         self._bump("failed")
+        self._failing.add(name)
         log.warning(
             "alerts: %s failed after %d attempt(s): %s", name, delivery.attempts, outcome.reason
         )

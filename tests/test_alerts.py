@@ -767,11 +767,15 @@ def test_watch_keeps_watching_while_the_alert_target_is_down_and_delivers_when_i
             said = [line for line in first.err if "connection error" in line.lower()]
             assert said and all("127.0.0.1" in line for line in said), first.stderr
             assert not any(f":{port}" in line or "/watch" in line for line in first.err)
+            # tetherguard says the target is down once, at its first failure, not at each try
+            ours = [line for line in first.err if f"alerts: {webhook} failed (attempt" in line]
+            assert len(ours) == 1 and "(attempt 1 of 20), retrying" in ours[0], first.stderr
             with http_hook(port=port) as hook:  # the webhook is back
                 wait_for(lambda: len(hook.received) == 1, timeout=20)
                 wait_for(lambda: getattr(record(contacts), "status", "") == "delivered")
                 time.sleep(1.5)  # no second copy
             assert len(hook.received) == 1
+            assert [ln for ln in first.err if f"alerts: {webhook} delivers again" in ln]
             [(_, payload)] = hook.received
             assert payload["title"] == "tetherguard: Permission granted without consent"
             assert "android.permission.READ_CONTACTS" in payload["message"]
