@@ -708,17 +708,9 @@ class ShellStream:
                     if self._v2:  # v2 always ends with an exit packet; no packet means device lost
                         raise self.link._gone(self.command)
                     break
-                if decoder is None:
-                    data: list[bytes | memoryview] = [chunk]
-                else:
-                    data = []
-                    for pid, payload in decoder.feed(chunk):
-                        if pid == SHELL_STDOUT:
-                            data.append(payload)
-                        elif pid == SHELL_STDERR and len(self.stderr) < 65536:
-                            self.stderr += payload
-                        elif pid == SHELL_EXIT:
-                            self.exit_code = payload[0] if len(payload) else None
+                data: list[bytes | memoryview] = (
+                    [chunk] if decoder is None else self._stdout(decoder, chunk)
+                )
                 for part in data:
                     pending += part
                     while True:
@@ -738,6 +730,8 @@ class ShellStream:
                         pending.clear()
                 # A stream waits in recv most of its life: holding the last chunk (up to
                 # 256 KiB, a backlog's) meanwhile would keep that much per phone for nothing.
+                # Nothing in this frame may refer to it then, not even a memoryview of a part
+                # (the v2 payloads are views into it): hence the decoding in _stdout.
                 chunk = part = b""
                 data = []
                 if self.exit_code is not None:
@@ -748,6 +742,18 @@ class ShellStream:
             self._closed.set()
             self._reading = False
             self._conn.close()
+
+    def _stdout(self, decoder: ShellV2Decoder, chunk: bytes) -> list[bytes | memoryview]:
+        """The stdout parts of a v2 chunk; stderr and the exit code are kept on the stream."""
+        out: list[bytes | memoryview] = []
+        for pid, payload in decoder.feed(chunk):
+            if pid == SHELL_STDOUT:
+                out.append(payload)
+            elif pid == SHELL_STDERR and len(self.stderr) < 65536:
+                self.stderr += payload
+            elif pid == SHELL_EXIT:
+                self.exit_code = payload[0] if len(payload) else None
+        return out
 
     def close(self) -> None:
         """Cancel the command; safe from any thread, any number of times.

@@ -15,7 +15,9 @@ the same socket is switched to that device and the next request names a device s
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import select
 import socket
 import struct
 import time
@@ -32,6 +34,7 @@ from agent.adb.errors import (
 
 DEFAULT_PORT = 5037
 _RECV_CHUNK = 1 << 18
+_poll = getattr(select, "poll", None)  # not on Windows: there recv waits with its buffer
 
 
 @dataclass(frozen=True)
@@ -205,7 +208,21 @@ class Connection:
         return out
 
     def _recv(self, deadline: Deadline) -> bytes:
-        self.sock.settimeout(deadline.remaining())
+        timeout = deadline.remaining()
+        # CPython's recv(n) allocates its n-byte result before it blocks, so a stream waiting
+        # for its phone's next log line would hold 256 KiB all the while (150 phones: 38 MB,
+        # and resident once the allocator reuses pages). Waiting for data first keeps that
+        # buffer only for the instant of the copy.
+        if _poll is not None:
+            waiter = _poll()
+            try:
+                waiter.register(self.sock, select.POLLIN)
+                ready = waiter.poll(None if timeout is None else math.ceil(timeout * 1000))
+            except (OSError, ValueError):  # closed under us: the recv below says how
+                ready = [(0, 0)]
+            if not ready:
+                raise TimeoutError
+        self.sock.settimeout(timeout)
         try:
             return self.sock.recv(_RECV_CHUNK)
         except TimeoutError:
