@@ -161,13 +161,17 @@ class Collector:
         self._step("users")
         found = self._users()
         wanted = [u.id for u in found] if users is None else list(users)
-        self._step("packages")
-        packages: PackageDump = self._parse(
-            "dumpsys package", parse_dumpsys_package, self._dumpsys("package")
-        )
+        # App ops before packages: a grant landing between the two reads then leaves the
+        # snapshot's ops behind the phone's, so the next cycle sees the uid's modes move and
+        # re-reads the package. The other way round, the ops would already hold the grant, no
+        # mode would seem to move, and the package's permission state would stay stale.
         self._step("app ops")
         appops: AppOpsDump = self._parse(
             "dumpsys appops", parse_dumpsys_appops, self._dumpsys("appops")
+        )
+        self._step("packages")
+        packages: PackageDump = self._parse(
+            "dumpsys package", parse_dumpsys_package, self._dumpsys("package")
         )
         launcher: dict[int, frozenset[str]] = {}
         for user in wanted:

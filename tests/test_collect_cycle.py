@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from agent.adb import AdbClient, ServerAddress
+from agent.adb import AdbClient, ServerAddress, ShellResult
 from agent.collect import Collector, _split_marked
 from agent.sim.device import SimDevice
 from agent.sim.host import SimHost
@@ -75,6 +76,48 @@ def test_a_grant_made_behind_the_owners_back_shows_in_the_next_cycle(
     snap = collector.cycle(snap)
     assert _grant(snap, "com.sina.weibo", perm)
     assert snap.cost.bytes_in < 512 * 1024
+
+
+def test_a_grant_made_while_the_full_read_runs_shows_in_the_next_cycle(
+    collector: Collector, phone: SimDevice, host: SimHost
+) -> None:
+    """Whichever of the full read's commands it falls before, a grant missed by that read must
+    move the next cycle's probe and be read then (a reconnect's first look is a full read)."""
+    perm, package = "android.permission.READ_CONTACTS", "com.sina.weibo"
+    commands = _full_read_with(collector, at=-1, act=lambda: None)[1]
+    assert commands >= 6
+
+    def grant() -> None:
+        host.call(lambda: phone.state.grant(package, 0, perm))
+
+    for before in range(commands):
+        host.call(lambda: phone.state.revoke(package, 0, perm))
+        snap, _ = _full_read_with(collector, at=before, act=grant)
+        assert _grant(collector.cycle(snap), package, perm), (
+            f"granted just before command {before + 1} of {commands} of the full read: missed"
+        )
+
+
+def _full_read_with(
+    collector: Collector, at: int, act: Callable[[], object]
+) -> tuple[Snapshot, int]:
+    """A full read with ``act`` done just before its command number ``at`` (from 0); the
+    snapshot and the number of commands it ran."""
+    plain = collector.run
+    count = 0
+
+    def run(argv: Sequence[str | int], timeout: float | None = None) -> ShellResult:
+        nonlocal count
+        if count == at:
+            act()
+        count += 1
+        return plain(argv, timeout)
+
+    collector.run = run  # type: ignore[method-assign]
+    try:
+        return collector.full(), count
+    finally:
+        collector.run = plain  # type: ignore[method-assign]
 
 
 @pytest.mark.parametrize("phone", ["fire-hd10-a9"], indirect=True)
