@@ -56,6 +56,9 @@ HELD_MAX: Final = 500_000
 go, each loss said in the log. Far more than days of a busy fleet."""
 RECONNECT_TRIES: Final = 5
 """Tries (1 s, 2 s, ... apart) to ``adb connect`` a network phone again after a server restart."""
+WORKER_AGAIN_S: Final = (2.0, 60.0)
+"""A phone's watch that ended with an error while the phone stays online is started again
+after the first delay, doubling up to the second while it keeps failing."""
 _NETWORK_SERIAL: Final = re.compile(
     r"[A-Za-z0-9.\-]{1,253}:[0-9]{1,5}|\[[0-9A-Fa-f:.]{2,45}\]:[0-9]{1,5}"
 )
@@ -212,6 +215,10 @@ class Engine:
     _held_dropped: int = 0
     _store_lock: threading.Lock = field(default_factory=threading.Lock)
     _store_failing: str | None = None
+    _online: set[str] = field(default_factory=set)
+    """Phones the device tracker last saw online."""
+    _failures: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """Per phone: watches ended by an error in a row, and the last problem said."""
 
     def __post_init__(self) -> None:
         self.detector = Detector(evidence=StoreEvidence(self.store), settings=self.settings)
@@ -366,6 +373,8 @@ class Engine:
         """A worker: a full read (compared with the stored snapshot), then cycles; with
         ``live``, the device's use worker and log stream run beside it and end with it."""
         live: _Live | None = None
+        started = time.monotonic()
+        problem: str | None = None
         with self._lock:
             for key in [k for k in self._actions if k[0] == serial]:
                 del self._actions[key]
@@ -394,12 +403,12 @@ class Engine:
                     live.save_position()
         except AdbError as exc:
             if not self._stop.is_set():
-                self._problem(f"{serial}: {exc}")
+                problem = f"{serial}: {exc}"
         except StoreError as exc:
-            self._problem(f"{serial}: store: {exc}")
+            problem = f"{serial}: store: {exc}"
         except Exception:  # a bug must not take the other devices down with it
             log.exception("watching %s failed", serial)
-            self._problem(f"{serial}: internal error (see the log)")
+            problem = f"{serial}: internal error (see the log)"
         finally:
             if live is not None:
                 live.stop()
@@ -409,6 +418,37 @@ class Engine:
             with self._lock:
                 if self._workers.get(serial) is threading.current_thread():
                     del self._workers[serial]
+            if problem is not None:
+                self._ended(serial, problem, time.monotonic() - started)
+
+    def _ended(self, serial: str, problem: str, ran_s: float) -> None:
+        """A watch ended by an error. Said (once while each new try ends the same way: a
+        phone that stays broken), and started again if the tracker still has the phone online
+        (a busy phone's late answer, a server restarted under a command): the tracker says
+        nothing new about a phone that never left, so nobody else would."""
+        first, most = WORKER_AGAIN_S
+        with self._lock:
+            tries, said = self._failures.get(serial, (0, ""))
+            if ran_s > most:  # it ran a while: a new trouble, not the old one going on
+                tries, said = 0, ""
+            tries += 1
+            self._failures[serial] = (tries, problem)
+        if problem == said:
+            log.info("%s (again)", problem)
+        else:
+            self._problem(problem)
+        delay = min(first * 2 ** (tries - 1), most)
+
+        def again() -> None:
+            with self._lock:
+                online = serial in self._online
+            if online and not self._stop.is_set():
+                log.info("%s: watching again (try %d)", serial, tries + 1)
+                self._start_worker(serial)
+
+        timer = threading.Timer(delay, again)
+        timer.name, timer.daemon = f"watch:again:{serial}", True
+        timer.start()
 
     # ---------------------------------------------------------------- live watching
     def _start_live(self, serial: str, prev: Snapshot | None, snap: Snapshot) -> _Live:
@@ -528,6 +568,12 @@ class Engine:
                 state = change.state or "gone"
                 with contextlib.suppress(StoreError):
                     self.store.touch_device(change.serial, state)
+                with self._lock:
+                    if change.kind == "connected":
+                        self._online.add(change.serial)
+                        self._failures.pop(change.serial, None)  # back: its troubles are news
+                    else:
+                        self._online.discard(change.serial)
                 if change.kind == "connected":
                     if change.previous is not None or change.serial in known_online:
                         self._publish([self._device_event(change)])

@@ -6,10 +6,13 @@ from __future__ import annotations
 import queue
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from agent.adb import AdbClient
+from agent import engine as engine_module
+from agent.adb import AdbClient, DeviceOffline
+from agent.collect import Collector
 from agent.engine import Engine
 from agent.events import Event
 from agent.sim.android import activity
@@ -121,3 +124,36 @@ def test_our_own_starts_are_not_counted_and_counts_and_graph_are_kept(
     assert counts[WEIBO] == {"tetherguard": 1}
     assert counts[TAOBAO] == {"user": 1}
     assert graph == [(TAOBAO, ALIPAY, 1)]
+
+
+def test_a_watch_ended_by_an_error_while_the_phone_stays_online_starts_again(
+    phone: SimDevice, host: SimHost, client: AdbClient, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A busy phone's late answer ends the watch of a phone that never left: the tracker
+    has nothing new to say, so without a restart nothing would be watched until a replug."""
+    plain = Collector.cycle
+    busy = {"left": 3}  # three late answers in a row: tried again each time, said once
+
+    def cycle(self: Collector, prev: Any) -> Any:
+        if busy["left"] > 0:
+            busy["left"] -= 1
+            raise DeviceOffline(f"{phone.serial} did not answer in time (device busy)")
+        return plain(self, prev)
+
+    perm = "android.permission.READ_CONTACTS"
+    with Store.open(tmp_path / "tg.db") as store:
+        running = Running(client, store, phone.serial)
+        try:
+            monkeypatch.setattr(engine_module, "WORKER_AGAIN_S", (0.2, 60.0))
+            monkeypatch.setattr(Collector, "cycle", cycle)
+            wait_for(lambda: busy["left"] == 0, timeout=30)
+            host.call(lambda: phone.state.grant(WEIBO, 0, perm))
+            wait_for(
+                lambda: [e for e in running.seen("permission_granted") if e.package == WEIBO],
+                timeout=30,
+                message=f"the grant was not reported; said: {running.engine.errors}",
+            )
+        finally:
+            running.stop()
+    said = [e for e in running.engine.errors if "did not answer in time" in e]
+    assert len(said) == 1, running.engine.errors
