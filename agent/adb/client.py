@@ -50,6 +50,9 @@ _PROP_RE = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_BYTES = 64 << 20
+SERVER_GRACE_S = 2.0
+"""After a server that served a moment ago vanished: how long another program's start of
+its own is awaited before tetherguard starts one (see :meth:`AdbClient.connection`)."""
 Command = Sequence[str | int] | Script
 
 
@@ -122,6 +125,7 @@ class AdbClient:
         self.server_binary: str | None = None
         """The program serving the port when last looked (after a start or a restart)."""
         self._looked = False
+        self._served_at: float | None = None
 
     # ---------------------------------------------------------------- server
     def connection(self) -> Connection:
@@ -133,15 +137,31 @@ class AdbClient:
             if not (self._start_server and self.address.is_local):
                 raise
         else:
+            self._served_at = time.monotonic()
             if not self._looked:
                 self._look_at_server()
             return conn
         with self._start_lock:
-            try:
-                return Connection.open(self.address, self._connect_timeout)
-            except AdbServerUnavailable:
-                self._launch_server()
-            return Connection.open(self.address, self._connect_timeout)
+            # A server that served a moment ago was killed by someone: most often another adb
+            # program about to start its own (a version mismatch, an IDE). Its start is awaited
+            # first: started now, ours would be killed in turn by that start, or kill it.
+            now = time.monotonic()
+            recent = self._served_at is not None and now - self._served_at < 60
+            wait_until = now + (SERVER_GRACE_S if recent else 0.0)
+            while True:
+                try:
+                    conn = Connection.open(self.address, self._connect_timeout)
+                    break
+                except AdbServerUnavailable:
+                    if time.monotonic() >= wait_until:
+                        self._launch_server()
+                        conn = Connection.open(self.address, self._connect_timeout)
+                        break
+                    time.sleep(0.1)
+            self._served_at = time.monotonic()
+        if not self._looked:
+            self._look_at_server()
+        return conn
 
     def _look_at_server(self) -> None:
         """Note which program serves the port (psutil: the listening socket's owner).
@@ -242,10 +262,12 @@ class AdbClient:
         A server that is shutting down accepts the connection and then closes it; one retry
         after a short pause lets a fresh server (started by us, if allowed) answer instead.
         """
-        deadline = Deadline(timeout)
         for attempt in (1, 2):
             try:
+                # The answer's deadline starts once connected: starting a server (and awaiting
+                # another program's start first) has bounds of its own.
                 with self.connection() as conn:
+                    deadline = Deadline(timeout)
                     conn.request(request, deadline, serial)
                     return conn.read_block(deadline)
             except EOFError:
