@@ -38,6 +38,7 @@ from agent.detect import Detector, Settings
 from agent.events import Consent, Event, Severity
 from agent.hostwatch import ATTRIBUTED_KINDS, HostWatcher
 from agent.labels import LabelCache
+from agent.memory import TRIM_EVERY_S, give_back
 from agent.snapshot import Snapshot
 from agent.starts import StartTracker, StreamWorker, platform_packages, uid_packages
 from agent.store import Store, StoreError
@@ -325,6 +326,11 @@ class Engine:
             if self._held:
                 with self._store_lock:
                     self._write_held()
+
+    def _give_back(self) -> None:
+        """Freed memory back to the system every minute: see :mod:`agent.memory`."""
+        while not self._stop.wait(TRIM_EVERY_S):
+            give_back()
 
     def _problem(self, text: str) -> None:
         log.warning("%s", text)
@@ -653,6 +659,7 @@ class Engine:
             self.host.start()
         threading.Thread(target=self._prune, name="watch:prune", daemon=True).start()
         threading.Thread(target=self._retry_held, name="watch:held", daemon=True).start()
+        threading.Thread(target=self._give_back, name="watch:memory", daemon=True).start()
         threading.Thread(target=self._track, name="watch:track", daemon=True).start()
 
     def stop(self, timeout: float = 10.0) -> None:

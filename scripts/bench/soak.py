@@ -170,6 +170,11 @@ def main() -> int:
         action="store_true",
         help="trace allocations (slower) and print where memory grew after the warm-up",
     )
+    ap.add_argument(
+        "--verbose",
+        action="store_true",
+        help="a line per sample on stderr: CPU, RSS, Python's allocated blocks, threads",
+    )
     ap.add_argument("--child", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child is not None:
@@ -236,6 +241,15 @@ def main() -> int:
                 samples.append(
                     (time.monotonic() - t0, me.cpu_percent(None), me.memory_info().rss / 2**20)
                 )
+                if args.verbose:  # tells objects kept (blocks grow) from allocator slack
+                    elapsed, cpu, rss_mb = samples[-1]
+                    print(
+                        f"{elapsed:6.0f} s  cpu {cpu:5.1f}%  rss {rss_mb:6.1f} MB  "
+                        f"python blocks {sys.getallocatedblocks():,}  "
+                        f"threads {threading.active_count()}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 if args.trace_memory and early is None and time.monotonic() - t0 > args.warmup:
                     early = tracemalloc.take_snapshot()
             if early is not None:
