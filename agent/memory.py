@@ -4,7 +4,7 @@ A phone's threads (its log stream, its use probe, its cycles) each get a glibc m
 and the dumps they read come and go in blocks of 100 KB and more. glibc keeps what is freed
 inside those arenas for reuse, and with a fleet's worth of threads the slack only grows: the
 soak (``scripts/bench/soak.py``) saw the agent's RSS climb about 2 MB a minute while Python's
-own allocations stayed flat, and one ``malloc_trim`` gave 29 MB back at once. No library
+own allocations grew far less, and one ``malloc_trim`` gave 29 MB back at once. No library
 offers this call, hence the few lines of ctypes below; elsewhere than glibc it does nothing.
 """
 

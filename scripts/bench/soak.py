@@ -233,6 +233,7 @@ def main() -> int:
             samples: list[tuple[float, float, float]] = []  # (elapsed s, cpu %, rss MB)
             me.cpu_percent(None)
             t0 = time.monotonic()
+            t0_wall = time.time()
             if args.trace_memory:
                 tracemalloc.start(12)
             early: tracemalloc.Snapshot | None = None
@@ -324,10 +325,24 @@ def main() -> int:
     rss = [s[2] for s in steady]
     third = max(1, len(rss) // 3)
     drift = statistics.mean(rss[-third:]) - statistics.mean(rss[:third])
+    # Until every scenario has been played once on every phone, the phones gain apps, ops and
+    # grants, and the agent's snapshots of them grow with them: memory that should grow. Flat
+    # means no growth once the phones' state stops growing: the replays, a minute after the
+    # first (their changes undo and redo what is there), fitted to a line, per hour.
+    first_replay = min(
+        (r["t"] for r in records if "scenario" in r and r["replay"]), default=float("inf")
+    )
+    settled = [(s[0], s[2]) for s in samples if s[0] >= first_replay - t0_wall + 60]
+    slope = (
+        statistics.linear_regression([t for t, _ in settled], [m for _, m in settled]).slope * 3600
+        if len(settled) >= 30
+        else None
+    )
     ok = (
         cpu_steady <= 50
         and max(rss) <= 200
-        and drift <= 20
+        and slope is not None
+        and slope <= 10
         and quantile(use_lat, 95) <= 1.0
         and quantile(hash_lat, 95) <= 2.5
         and quantile(state_lat, 95) <= 6.0
@@ -345,8 +360,15 @@ def main() -> int:
         "| --- | --- | --- |",
         f"| agent CPU, steady state (after {args.warmup:g} s) | {cpu_steady:.0f}% of one core "
         f"(first {args.warmup:g} s: {cpu_warm:.0f}%) | <= 50% |",
-        f"| agent RSS | {min(rss):.0f}-{max(rss):.0f} MB, drift {drift:+.0f} MB "
-        "(last third - first third) | <= 200 MB, flat |",
+        f"| agent RSS | {min(rss):.0f}-{max(rss):.0f} MB; last third - first third "
+        f"{drift:+.0f} MB (the phones gain apps until every scenario has played) | <= 200 MB |",
+        "| agent RSS once the phones' state stops growing (replays only, "
+        + (
+            f"{settled[0][0] / 60:.0f}-{settled[-1][0] / 60:.0f} min) | {slope:+.1f} MB per hour "
+            if slope is not None
+            else "too short a run to tell) | - "
+        )
+        + "| <= 10 MB per hour (flat) |",
         f"| microphone / camera use, change -> event | p50 {quantile(use_lat, 50):.2f} s, p95 "
         f"{quantile(use_lat, 95):.2f} s ({len(use_lat)} uses) | p95 <= 1 s |",
         f"| location, clipboard ... use, change -> event | p50 {quantile(hash_lat, 50):.2f} s, "
