@@ -209,12 +209,15 @@ def main() -> int:
         ready = json.loads(fleet.stdout.readline())
         serials = ready["serials"]
         sdk_of: dict[str, int] = ready["sdk"]
-        records: list[dict[str, Any]] = []
+        # The fleet's records (a few a second) go to a file, read at the end: kept in this
+        # process, they would be growth of the measured RSS that is not the agent's.
+        records_path = Path(home) / "records.jsonl"
 
         def read_child() -> None:
             assert fleet.stdout is not None
-            for line in fleet.stdout:
-                records.append(json.loads(line))
+            with records_path.open("w", encoding="utf-8") as out:
+                for line in fleet.stdout:
+                    out.write(line)
 
         with Store.open(Path(home) / "soak.db") as store:
             engine = Engine(server.client(), store, interval=2.0)
@@ -227,7 +230,8 @@ def main() -> int:
                     return 1
                 time.sleep(1)
             first_look_s = time.monotonic() - started
-            threading.Thread(target=read_child, daemon=True).start()
+            reader = threading.Thread(target=read_child, daemon=True)
+            reader.start()
             fleet.stdin.write("go\n")
             fleet.stdin.flush()
             samples: list[tuple[float, float, float]] = []  # (elapsed s, cpu %, rss MB)
@@ -266,6 +270,9 @@ def main() -> int:
             engine.stop()
             fleet.stdin.close()
             fleet.wait(timeout=120)
+            reader.join(timeout=30)
+            with records_path.open(encoding="utf-8") as written:
+                records: list[dict[str, Any]] = [json.loads(line) for line in written]
             events = list(store.events())
             errors = list(engine.errors)
 
