@@ -55,6 +55,8 @@ def week(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 )
             ]
         )
+    # The owner's action, taken within the week (not today: the report's period is that week).
+    with Store.open(path, clock=lambda: T0 + 4 * DAY) as store:
         revoke = store.audit_begin("tui:alice", "PHONE-0", 0, "revoke", {"package": "com.x"})
         store.audit_finish(revoke, "done", {})
     return path
