@@ -159,6 +159,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--devices", type=int, default=150)
     ap.add_argument("--minutes", type=float, default=60.0)
+    ap.add_argument(
+        "--fleets", type=int, default=2, help="processes the simulated phones are spread over"
+    )
     ap.add_argument("--every", type=float, default=2.0, help="seconds between scenario starts")
     ap.add_argument("--warmup", type=float, default=120.0, help="seconds before steady state")
     ap.add_argument("--sample", type=float, default=10.0)
@@ -187,37 +190,56 @@ def main() -> int:
 
     me = psutil.Process()
     with tempfile.TemporaryDirectory() as home, PrivateAdbServer() as server:
-        fleet = subprocess.Popen(
-            [
-                sys.executable,
-                __file__,
-                "--devices",
-                str(args.devices),
-                "--every",
-                str(args.every),
-                "--seed",
-                str(args.seed),
-                "--child",
-                str(server.port),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert fleet.stdin is not None
-        assert fleet.stdout is not None
-        ready = json.loads(fleet.stdout.readline())
-        serials = ready["serials"]
-        sdk_of: dict[str, int] = ready["sdk"]
+        # The phones live in --fleets processes: one Python process simulating 150 phones is
+        # bound to one core, and a slow machine's phones then answer late whatever the agent
+        # does. Each plays its share of the scenarios, together one every --every seconds.
+        fleets: list[subprocess.Popen[str]] = []
+        for k in range(args.fleets):
+            share = args.devices // args.fleets + (k < args.devices % args.fleets)
+            fleets.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--devices",
+                        str(share),
+                        "--every",
+                        str(args.every * args.fleets),
+                        "--seed",
+                        str(args.seed + 10_007 * k),
+                        "--child",
+                        str(server.port),
+                    ],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        serials: list[str] = []
+        sdk_of: dict[str, int] = {}
+        for fleet in fleets:
+            assert fleet.stdout is not None
+            ready = json.loads(fleet.stdout.readline())
+            serials += ready["serials"]
+            sdk_of.update(ready["sdk"])
         # The fleet's records (a few a second) go to a file, read at the end: kept in this
         # process, they would be growth of the measured RSS that is not the agent's.
         records_path = Path(home) / "records.jsonl"
+        write_lock = threading.Lock()
 
-        def read_child() -> None:
+        def read_child(fleet: subprocess.Popen[str]) -> None:
             assert fleet.stdout is not None
-            with records_path.open("w", encoding="utf-8") as out:
+            with records_path.open("a", encoding="utf-8") as out:
                 for line in fleet.stdout:
-                    out.write(line)
+                    with write_lock:
+                        out.write(line)
+                        out.flush()
+
+        def tell(word: str) -> None:
+            for fleet in fleets:
+                assert fleet.stdin is not None
+                fleet.stdin.write(word + "\n")
+                fleet.stdin.flush()
 
         with Store.open(Path(home) / "soak.db") as store:
             engine = Engine(server.client(), store, interval=2.0)
@@ -230,10 +252,10 @@ def main() -> int:
                     return 1
                 time.sleep(1)
             first_look_s = time.monotonic() - started
-            reader = threading.Thread(target=read_child, daemon=True)
-            reader.start()
-            fleet.stdin.write("go\n")
-            fleet.stdin.flush()
+            readers = [threading.Thread(target=read_child, args=(f,), daemon=True) for f in fleets]
+            for reader in readers:
+                reader.start()
+            tell("go")
             samples: list[tuple[float, float, float]] = []  # (elapsed s, cpu %, rss MB)
             me.cpu_percent(None)
             t0 = time.monotonic()
@@ -264,13 +286,16 @@ def main() -> int:
                     print(f"  {stat.size_diff / 2**20:+.2f} MB in {stat.count_diff:+d} blocks")
                     for line in stat.traceback.format(limit=6, most_recent_first=True):
                         print(f"      {line}")
-            fleet.stdin.write("stop\n")  # no new scenario; those playing end within seconds
-            fleet.stdin.flush()
+            tell("stop")  # no new scenario; those playing end within seconds
             time.sleep(20)  # the last changes are looked at, the phones still up
             engine.stop()
-            fleet.stdin.close()
-            fleet.wait(timeout=120)
-            reader.join(timeout=30)
+            for fleet in fleets:
+                assert fleet.stdin is not None
+                fleet.stdin.close()
+            for fleet in fleets:
+                fleet.wait(timeout=120)
+            for reader in readers:
+                reader.join(timeout=30)
             with records_path.open(encoding="utf-8") as written:
                 records: list[dict[str, Any]] = [json.loads(line) for line in written]
             events = list(store.events())
@@ -359,7 +384,8 @@ def main() -> int:
         f"# Soak: {args.devices} simulated phones, {args.minutes:g} min, one agent",
         "",
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
-        f"{psutil.cpu_count()} CPUs; scenarios every ~{args.every:g} s on random phones "
+        f"{psutil.cpu_count()} CPUs, the phones simulated in {args.fleets} processes; "
+        f"scenarios every ~{args.every:g} s on random phones "
         f"({len(played)} played, {replays} replays not counted); {len(events)} events "
         f"recorded; first look at every phone took {first_look_s:.0f} s.",
         "",
