@@ -36,6 +36,7 @@ from agent.sim.android.appops import (
     resolve_op,
     switch_op,
 )
+from agent.sim.profiles import build_state
 from agent.sim.shell import ShellIO
 from agent.sim.state import (
     Build,
@@ -820,6 +821,38 @@ async def test_dump_filters(sdk: int) -> None:
     uid = format_uid(state.packages[CAM].uid(0))
     _, by_uid, _ = await cmd(reg, "get", uid)
     assert by_uid.strip().endswith("COARSE_LOCATION: ignore") and "WAKE_LOCK" not in by_uid
+
+
+@pytest.mark.parametrize("profile", ["fire-hd10-a9", "pixel8-a15"])
+def test_a_dump_for_one_op_prints_what_the_whole_collection_would(
+    profile: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--op`` reads only the uids holding the op (a poller asks it many times a second);
+    what it prints must not change for that: shared-uid nesting, foreground ops, filters."""
+    state = build_state(profile, seed=3, work_profile=True)
+    monkeypatch.setattr(DeviceState, "now_ms", lambda self: 1_790_000_000_000)
+    for pkg in list(state.packages.values())[::7]:  # running and foreground ops here and there
+        for pu in pkg.users.values():
+            for op in list(pu.ops.values())[:2]:
+                op.running_since_ms, op.nesting, op.mode = 1_789_999_990_000, 2, "foreground"
+    some_pkg = sorted(state.packages)[5]
+    narrowed = appops._collect
+
+    def whole(state: DeviceState, sdk: int, only: object = None) -> object:
+        return narrowed(state, sdk)
+
+    compared = 0
+    for info in OPS.values():
+        if info.since > state.build.sdk:
+            continue
+        for extra in ([], ["--package", some_pkg], ["--mode", "foreground"], ["-a"]):
+            args = ["--op", info.name, *extra]
+            monkeypatch.setattr(appops, "_collect", narrowed)
+            got = appops._dump_appops(state, args)
+            monkeypatch.setattr(appops, "_collect", whole)
+            assert got == appops._dump_appops(state, args), args
+            compared += any(line.startswith("  Uid ") for line in got)
+    assert compared > 20  # the comparison saw real uids, not only empty dumps
 
 
 async def test_dump_option_errors() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
+import struct
 import subprocess
 import threading
 import time
@@ -389,6 +390,38 @@ def test_checksums_follow_the_negotiated_version(plug: Plug) -> None:
             command, arg0, arg1, banner, check = raw.recv()
             assert (command, arg0, arg1) == (CNXN, version, 4096)
             assert check == (sum(banner) if checked else 0)
+
+
+def test_shell_v2_output_comes_in_full_writes_and_a_pausing_command_still_streams(
+    plug: Plug,
+) -> None:
+    """adbd forwards what its socket holds: ten echoes are one WRTE (one OKAY round trip), not
+    ten; output written before a command waits is sent at once, not held to its end."""
+
+    async def pause(argv: list[str], io: ShellIO) -> int:
+        await io.out("before\n")
+        await asyncio.sleep(3600)
+        return 0
+
+    device = plug(Shell({"pause": pause}), auth=AuthMode.NONE, state=None)
+    with RawHost(device.port) as raw:
+        raw.handshake()
+        raw.send(OPEN, 3, 0, b"shell,v2,raw:" + b"; ".join([b"echo x"] * 10) + b"; exit 3\0")
+        _command, local, _remote, _data, _check = raw.recv()
+        command, _l, _r, data, _check = raw.recv()
+        assert command == WRTE
+        packets = []
+        while data:
+            kind, length = struct.unpack_from("<BI", data)
+            packets.append((kind, data[5 : 5 + length]))
+            data = data[5 + length :]
+        assert packets == [(1, b"x\n")] * 10 + [(3, b"\x03")]
+        raw.send(OKAY, 3, local)
+        assert raw.recv()[:3] == (CLSE, local, 3)
+        raw.send(OPEN, 4, 0, b"shell,v2,raw:pause\0")
+        _command, local, _remote, _data, _check = raw.recv()
+        assert raw.recv()[:4] == (WRTE, local, 4, b"\x01\x07\x00\x00\x00before\n")
+        raw.send(CLSE, 4, local)
 
 
 def test_host_close_cancels_the_command(plug: Plug) -> None:

@@ -186,13 +186,22 @@ class _StreamIO(ShellIO):
 
 
 class _ShellV2IO(ShellIO):
-    """Shell I/O framed by the shell protocol: separate stdout/stderr, stdin with EOF."""
+    """Shell I/O framed by the shell protocol: separate stdout/stderr, stdin with EOF.
+
+    Packets are gathered into WRTEs of up to max_payload, sent once the command pauses or the
+    WRTE is full, as adbd forwards what its socket holds: a script of ten ``echo``s is one WRTE
+    and one OKAY, not ten round trips (which, for a fleet polled every second, were most of
+    what the simulated phones and the adb server cost).
+    """
 
     def __init__(self, stream: _Stream, env: Mapping[str, str]) -> None:
         super().__init__(env)
         self._stream = stream
         self._stdin_chunks: asyncio.Queue[bytes] = asyncio.Queue(maxsize=16)
         self._eof = False
+        self._out = bytearray()  # framed packets not yet sent
+        self._sending = asyncio.Lock()
+        self._soon: asyncio.Task[None] | None = None
 
     async def read_stdin(self) -> bytes:
         if self._eof:
@@ -205,10 +214,29 @@ class _ShellV2IO(ShellIO):
         await self.packet(_SH_STDOUT if fd == 1 else _SH_STDERR, data)
 
     async def packet(self, kind: int, data: bytes) -> None:
-        step = self._stream.conn.max_payload - _SH_HEADER.size
+        limit = self._stream.conn.max_payload
+        step = limit - _SH_HEADER.size
         for offset in range(0, max(len(data), 1), step):
             chunk = data[offset : offset + step]
-            await self._stream.write(_SH_HEADER.pack(kind, len(chunk)) + chunk)
+            # A packet never straddles two WRTEs; a full WRTE waits for the host (backpressure).
+            while self._out and len(self._out) + _SH_HEADER.size + len(chunk) > limit:
+                await self.flush()
+            self._out += _SH_HEADER.pack(kind, len(chunk)) + chunk
+        if self._soon is None or self._soon.done():
+            self._soon = asyncio.create_task(self.flush())
+
+    async def flush(self) -> None:
+        """Send what is gathered, in order, one WRTE at a time."""
+        async with self._sending:
+            while self._out:
+                data = bytes(self._out)
+                self._out.clear()
+                await self._stream.write(data)
+
+    def discard(self) -> None:
+        """The session is over: a send still waiting for an OKAY that will not come stops."""
+        if self._soon is not None:
+            self._soon.cancel()
 
     async def demux(self) -> None:
         """Route the host's packets: stdin and close-stdin to the command, the rest dropped."""
@@ -581,13 +609,17 @@ class AdbDeviceServer:
         io = _ShellV2IO(stream, env)
         demux = asyncio.create_task(io.demux())
         try:
-            if command.strip():
-                status = await self.shell.run(command, io)
-            else:
-                status = await self.shell.run_interactive(io)
+            try:
+                if command.strip():
+                    status = await self.shell.run(command, io)
+                else:
+                    status = await self.shell.run_interactive(io)
+            finally:
+                demux.cancel()
+            await io.packet(_SH_EXIT, bytes([status & 0xFF]))
+            await io.flush()
         finally:
-            demux.cancel()
-        await io.packet(_SH_EXIT, bytes([status & 0xFF]))
+            io.discard()
 
     # -- sync v1 over the in-memory filesystem
 

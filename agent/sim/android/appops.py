@@ -23,6 +23,7 @@ branches spread through the code.
 from __future__ import annotations
 
 import datetime
+import functools
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -352,6 +353,7 @@ def default_mode(info: OpInfo) -> Mode:
     return info.default
 
 
+@functools.lru_cache(maxsize=1024)  # pure, and asked the same few names every poll
 def resolve_op(text: str, sdk: int) -> OpInfo | None:
     """``Shell.strOpToOp``: the public name (``android:camera``), a number, or the debug name."""
     for candidate in OPS.values():
@@ -397,6 +399,7 @@ def format_duration(ms: int) -> str:
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=8192)  # an access's time is printed at every poll until it ages out
 def _local(ms: int) -> str:
     """``SimpleDateFormat("yyyy-MM-dd HH:mm:ss.SSS")`` in the device zone (UTC, see Build)."""
     dt = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
@@ -610,9 +613,39 @@ def _known(name: str, sdk: int) -> OpInfo | None:
     return info if info is not None and info.since <= sdk else None
 
 
-def _collect(state: DeviceState, sdk: int) -> list[_UidBlock]:
-    """Every uid AppOpsService would hold a UidState for, ascending like its SparseArray."""
+@functools.lru_cache(maxsize=256)
+def _names_of(info: OpInfo) -> tuple[str, ...]:
+    """The names an op may be stored under: its own and the aliases that lead to it."""
+    return (info.name, *(alias for alias, name in _ALIASES.items() if name == info.name))
+
+
+def _holders(state: DeviceState, info: OpInfo) -> set[int]:
+    """The uids that hold ``info`` (as a uid mode, or a visible op of an installed package)."""
+    names = _names_of(info)
+    found = {
+        uid
+        for uid, op_map in state.uid_ops.items()
+        if any((op := op_map.get(n)) is not None and op.mode != "default" for n in names)
+    }
+    for pkg in state.packages.values():
+        for user, pu in pkg.users.items():
+            for n in names:
+                op = pu.ops.get(n)
+                if op is not None and pu.installed and _visible(op):
+                    found.add(pkg.uid(user))
+                    break
+    return found
+
+
+def _collect(state: DeviceState, sdk: int, only: OpInfo | None = None) -> list[_UidBlock]:
+    """Every uid AppOpsService would hold a UidState for, ascending like its SparseArray.
+
+    With ``only``, just the uids holding that op (all of each such uid, as ``dump --op`` needs
+    for its nesting and foreground lines): the others print nothing under that filter, and a
+    phone polled for one op at a time is asked this many times a second.
+    """
     blocks: dict[int, _UidBlock] = {}
+    wanted = _holders(state, only) if only is not None else None
 
     def block(uid: int) -> _UidBlock:
         found = blocks.get(uid)
@@ -621,6 +654,8 @@ def _collect(state: DeviceState, sdk: int) -> list[_UidBlock]:
         return found
 
     for uid, op_map in state.uid_ops.items():
+        if wanted is not None and uid not in wanted:
+            continue
         modes = [
             (info, op.mode)
             for name, op in op_map.items()
@@ -632,6 +667,8 @@ def _collect(state: DeviceState, sdk: int) -> list[_UidBlock]:
         for user, pu in pkg.users.items():
             if not pu.installed:
                 continue  # packageRemoved drops the package's ops
+            if wanted is not None and pkg.uid(user) not in wanted:
+                continue
             ops = [
                 (info, op)
                 for name, op in pu.ops.items()
@@ -642,7 +679,7 @@ def _collect(state: DeviceState, sdk: int) -> list[_UidBlock]:
                 block(pkg.uid(user)).packages.append(_PkgOps(pkg.name, user, ops))
     for uid, uid_state in state.uid_states.items():
         # R+ drops a UidState that is cached and holds nothing (UidState.isDefault).
-        if uid not in blocks and (sdk < 30 or uid_state != "cch"):
+        if uid not in blocks and (sdk < 30 or uid_state != "cch") and wanted is None:
             block(uid)
     for b in blocks.values():
         b.packages.sort(key=lambda p: p.package)
@@ -1206,7 +1243,9 @@ def _dump_appops(state: DeviceState, args_in: Sequence[str]) -> list[str]:
             uid = pkg.uid(user) if pkg is not None else user * PER_USER_RANGE + APP_ID_START
             out.append(f"    User #{user}: {format_uid(uid)}")
         out.append("")
-    blocks = _collect(state, sdk)
+    # An op filter narrows the uids: a uid is dumped only if it holds the op (_uid_matches).
+    narrow = args.op if args.discrete is None else None
+    blocks = _collect(state, sdk, narrow)
     section = _watcher_lines(state, fmt, args) if not args.history else []
     if fmt.clients and args.mode is None:
         section += _clients_lines(state, blocks, args)
