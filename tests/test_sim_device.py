@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import re
@@ -12,9 +13,13 @@ import time
 
 import pytest
 
+from agent import uses
 from agent.adb import AdbClient, CommandTimeout
+from agent.collect import _PROBE
+from agent.sim.device import SimDevice
 from agent.sim.host import SimHost
-from agent.sim.profiles import PROFILES
+from agent.sim.profiles import PROFILES, build_state
+from agent.sim.shell import ShellIO
 from tests.adbserver import AdbServer
 from tests.support import Plug
 
@@ -186,3 +191,46 @@ def test_one_round_trip_probe_filters_and_hashes_on_the_phone(
     )
     assert kept  # the digest covers something
     assert sections["ops"] == hashlib.md5(kept.encode()).hexdigest() + "  -\n"
+
+
+@pytest.mark.parametrize("profile", ["fire-hd10-a9", "pixel8-a15"])
+async def test_a_probe_script_is_answered_in_one_turn_and_prints_what_concurrent_stages_print(
+    profile: str,
+) -> None:
+    """A phone of a polled fleet answers the agent's own scripts without yielding between
+    pipeline stages (each yield waits behind every other phone), and prints the same bytes."""
+    state = build_state(profile, seed=3)
+    frozen = state.now_ms()
+    state.now_ms = lambda: frozen  # type: ignore[method-assign]  # both runs print one time
+    app = next(p for p in state.packages.values() if not p.system and 0 in p.users)
+    state.start_op(app.name, 0, "RECORD_AUDIO")
+    state.note_op(app.name, 0, "COARSE_LOCATION", state="fg")
+    scripts = [
+        "; ".join(uses._run_probe("n", op, True) for op in uses.FAST_OPS),
+        "; ".join(uses._hash_probe("n", op, "0" * 32) for op in uses.SLOW_OPS),
+        _PROBE.format(n="n"),
+    ]
+    device = SimDevice(state)
+    loop = asyncio.get_running_loop()
+    for script in scripts:
+        turns = 0
+
+        def tick() -> None:
+            nonlocal turns
+            turns += 1
+            loop.call_soon(tick)
+
+        handle = loop.call_soon(tick)
+        in_turn = ShellIO()
+        status = await device.shell.run(script, in_turn)
+        handle.cancel()
+        assert turns <= 1, f"{turns} turns of the loop for one script"
+        concurrent = SimDevice(state)
+        concurrent.shell._filters.clear()  # every pipeline runs its stages as tasks
+        expected = ShellIO()
+        assert await concurrent.shell.run(script, expected) == status
+        assert (in_turn.stdout, in_turn.stderr) == (expected.stdout, expected.stderr)
+        if script is scripts[0]:
+            assert b"@@tg-n:run:RECORD_AUDIO\n" in in_turn.stdout
+        if script is scripts[1]:
+            assert b"@@tg-n:hash:COARSE_LOCATION\n" in in_turn.stdout

@@ -553,11 +553,15 @@ def test_device_rejects_bad_configuration() -> None:
 # ----------------------------------------------------------------- pipelines and redirections
 
 
-def toybox_shell(**extra: CommandHandler) -> Shell:
+def toybox_shell(in_turn: bool = False, **extra: CommandHandler) -> Shell:
+    """The toybox filters; with ``in_turn`` they are declared filters (as on a simulated phone),
+    so pipelines of them may run one stage after another."""
     shell = basic_shell(PROPS)
     for name, handler in toybox.shell_commands().items():
         if name != "cat":  # keep basic_shell's cat: it is what the transport tests push to
-            shell.register(name, handler)
+            shell.register(name, handler, "filter" if in_turn else None)
+    if in_turn:
+        shell.register("cat", shell._commands["cat"], "filter")
     for name, handler in extra.items():
         shell.register(name, handler)
     return shell
@@ -607,12 +611,19 @@ NOT_FOUND = "/system/bin/sh: nosuch: inaccessible or not found\n"
         ("exit 4 2>/dev/null; echo no", (4, "", "")),
     ],
 )
-def test_shell_pipelines_and_redirections(script: str, expected: tuple[int, str, str]) -> None:
-    assert run_piped(script, b"x\ny\nx\n") == expected
+@pytest.mark.parametrize("in_turn", [False, True], ids=["concurrent", "in-turn"])
+def test_shell_pipelines_and_redirections(
+    script: str, expected: tuple[int, str, str], in_turn: bool
+) -> None:
+    assert run_piped(script, b"x\ny\nx\n", toybox_shell(in_turn)) == expected
 
 
-def test_stderr_of_every_stage_reaches_the_session() -> None:
-    status, out, err = run_piped("nosuch | grep -E '(' | wc -l")
+@pytest.mark.parametrize("in_turn", [False, True], ids=["concurrent", "in-turn"])
+def test_stderr_of_every_stage_reaches_the_session(in_turn: bool) -> None:
+    status, out, err = run_piped("echo x | grep -E '(' | wc -l", shell=toybox_shell(in_turn))
+    assert (status, out) == (0, "0\n")
+    assert err == "grep: bad regex '(': parentheses not balanced\n"
+    status, out, err = run_piped("nosuch | grep -E '(' | wc -l", shell=toybox_shell(in_turn))
     assert (status, out) == (0, "0\n")
     assert err == NOT_FOUND + "grep: bad regex '(': parentheses not balanced\n"
 

@@ -77,16 +77,18 @@ class SimDevice:
         shell = Shell()
         reg = self.registry
         for name, handler in reg.commands.items():
-            shell.register(name, self._wrap(handler))
-        shell.register("getprop", self._wrap(self._getprop))
-        shell.register("dumpsys", self._wrap(self._dumpsys))
-        shell.register("cmd", self._wrap(self._cmd))
-        shell.register("id", self._wrap(self._id))
-        shell.register("whoami", self._wrap(self._whoami))
+            shell.register(name, self._wrap(handler), reg.kinds.get(name))
+        # The services print their state and end (``pm install -S`` reads the session's stdin,
+        # never a pipe's, so it too may run first in a pipeline).
+        shell.register("getprop", self._wrap(self._getprop), "source")
+        shell.register("dumpsys", self._wrap(self._dumpsys), "source")
+        shell.register("cmd", self._wrap(self._cmd), "source")
+        shell.register("id", self._wrap(self._id), "source")
+        shell.register("whoami", self._wrap(self._whoami), "source")
         for alias, service in _ALIASES.items():
             if alias in reg.commands:
                 continue
-            shell.register(alias, self._wrap(self._alias(service)))
+            shell.register(alias, self._wrap(self._alias(service)), "source")
         return shell
 
     def _wrap(self, handler: ServiceHandler) -> CommandHandler:

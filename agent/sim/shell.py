@@ -30,7 +30,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Final, NamedTuple
+from typing import Final, Literal, NamedTuple
 
 __all__ = [
     "PIPE_CAPACITY",
@@ -72,6 +72,8 @@ class Command(NamedTuple):
 
 
 Pipeline = tuple[Command, ...]
+StageKind = Literal["source", "filter"]
+"""What a command is known to do in a pipeline (see :meth:`Shell.register`)."""
 AndOrList = tuple[tuple[str, Pipeline], ...]
 """Pipelines joined by ``&&``/``||``; the first connector is ``""``."""
 Program = tuple[AndOrList, ...]
@@ -149,6 +151,36 @@ async def _eof() -> bytes:
 
 async def _discard(data: bytes) -> None:
     return None
+
+
+def _once(data: bytes) -> Source:
+    """A stdin that serves ``data`` and then end of input."""
+    pending = [data] if data else []
+
+    async def read() -> bytes:
+        return pending.pop() if pending else b""
+
+    return read
+
+
+def _append_to(buf: bytearray) -> Sink:
+    async def write(data: bytes) -> None:
+        buf.extend(data)
+
+    return write
+
+
+def _static_name(command: Command) -> str | None:
+    """The command's name when it is plain literal text (no assignment, expansion or exec)."""
+    if not command.words:
+        return None
+    first = command.words[0]
+    if any(kind not in (_LIT, _QUOTED) for _, kind in first):
+        return None
+    name = "".join(text for text, _ in first)
+    if "=" in name or name in ("exec", "exit", "export"):
+        return None
+    return name
 
 
 def _redirected(base: ShellIO, redirects: tuple[Redirect, ...]) -> ShellIO:
@@ -602,9 +634,20 @@ class Shell:
             "sleep": _sleep,
         }
         self._commands.update(commands or {})
+        self._sources: set[str] = {"echo", "true", "false"}
+        self._filters: set[str] = set()
 
-    def register(self, name: str, handler: CommandHandler) -> None:
+    def register(self, name: str, handler: CommandHandler, kind: StageKind | None = None) -> None:
+        """Add a command. ``kind`` ``"source"``: it ends on its own and never reads stdin
+        (``dumpsys``); ``"filter"``: it reads nothing but stdin and its files, and ends when
+        they do (``grep``). A pipeline of these may run its stages one after another."""
         self._commands[name] = handler
+        self._sources.discard(name)
+        self._filters.discard(name)
+        if kind == "source":
+            self._sources.add(name)
+        elif kind == "filter":
+            self._filters.add(name)
 
     async def run(self, script: str, io: ShellIO) -> int:
         """Run a command line and return its exit status (``exit N`` ends it early)."""
@@ -657,6 +700,8 @@ class Shell:
         """Run the stages concurrently; the status is the last stage's (no ``pipefail``)."""
         if len(pipeline) == 1:
             return await self._simple(pipeline[0], session)
+        if self._in_turn_ok(pipeline):
+            return await self._in_turn(pipeline, session)
         io = session.io
         last = len(pipeline) - 1
         pipes = [_Pipe() for _ in range(last)]
@@ -704,6 +749,44 @@ class Shell:
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
         return statuses[-1]
+
+    def _in_turn_ok(self, pipeline: Pipeline) -> bool:
+        """Whether every stage is known to end without waiting on anything but its input."""
+        for i, command in enumerate(pipeline):
+            name = _static_name(command)
+            if name is None or not (name in self._sources or (i and name in self._filters)):
+                return False
+        return True
+
+    async def _in_turn(self, pipeline: Pipeline, session: _Session) -> int:
+        """Run the stages one after another, each reading the whole output of the one before.
+
+        What the pipeline prints and returns is what the concurrent run gives (no stage's
+        status but the last one's is seen, and none of these stages waits on its reader), in
+        a few turns of the event loop instead of several per stage: the phones of a fleet
+        polled every second answered a ten-stage probe script in ~70 turns of a loop shared
+        by every phone, and so late.
+        """
+        io = session.io
+        data = b""
+        status = 0
+        last = len(pipeline) - 1
+        for i, command in enumerate(pipeline):
+            buf = bytearray()
+            view = _StreamView(
+                dict(io.env),  # a subshell, as in the concurrent run
+                io.read_stdin if i == 0 else _once(data),
+                io.out if i == last else _append_to(buf),
+                io.err,
+            )
+            sub = _Session(view)
+            sub.status = session.status
+            try:
+                status = await self._simple(command, sub)
+            except _Exit as e:
+                status = e.status
+            data = bytes(buf)
+        return status
 
     async def _simple(self, command: Command, session: _Session) -> int:
         outer = session

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 
-from agent.sim.shell import ShellIO
+from agent.sim.shell import ShellIO, StageKind
 from agent.sim.state import DeviceState
 
 ServiceHandler = Callable[[list[str], ShellIO], Awaitable[int]]
@@ -30,9 +30,13 @@ class Registry:
         """Plain commands; handlers get the arguments after the command name."""
         self.dumpsys: dict[str, ServiceHandler] = {}
         self.cmd: dict[str, ServiceHandler] = {}
+        self.kinds: dict[str, StageKind] = {}
+        """What each plain command is in a pipeline (see ``Shell.register``)."""
 
-    def command(self, name: str, handler: ServiceHandler) -> None:
+    def command(self, name: str, handler: ServiceHandler, kind: StageKind | None = None) -> None:
         self.commands[name] = handler
+        if kind is not None:
+            self.kinds[name] = kind
 
     def dumpsys_service(self, name: str, handler: ServiceHandler) -> None:
         self.dumpsys[name] = handler

@@ -2680,7 +2680,7 @@ def install(reg: Registry) -> None:
         return await _logcat(state, args, io)
 
     reg.command("logcat", logcat)
-    reg.command("ps", _Ps(state))
+    reg.command("ps", _Ps(state), "source")
     reg.cmd_service("activity", am)
     reg.dumpsys_service("activity", _Dumpsys(state, am))
     reg.cmd_service("notification", _Notification(state))

@@ -900,4 +900,4 @@ def shell_commands(files: Mapping[str, bytes] | None = None) -> dict[str, Comman
 
 def install(reg: Registry) -> None:
     for name, handler in commands(reg.files).items():
-        reg.command(name, handler)
+        reg.command(name, handler, "filter")
